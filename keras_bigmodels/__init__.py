@@ -1,0 +1,39 @@
+"""keras-bigmodels: the article "如何训练自己的AI模型", working.
+
+Every architecture and formula of the article as a tested Keras component,
+a fast and safe image-folder pipeline, bundled real data and a CLI.
+
+Public names load on first use (PEP 562), so `import keras_bigmodels` and the
+command line's `--help` do not pay for importing TensorFlow.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "build_cnn": "keras_bigmodels.models.cnn",
+    "load_model": "keras_bigmodels.saving",
+    "set_seed": "keras_bigmodels.training.seed",
+}
+_SUBMODULES = ("data", "datasets", "distribute", "insight", "models", "training")
+
+__all__ = ["__version__", *_EXPORTS, *_SUBMODULES]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name == "distribute":
+        value = importlib.import_module("keras_bigmodels.training.distribute")
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"keras_bigmodels.{name}")
+    else:
+        raise AttributeError(f"module 'keras_bigmodels' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,79 @@
+"""Argument checks that raise a `ValueError` naming the argument and the value."""
+
+from collections.abc import Iterable, Sequence
+
+
+def check_positive_int(name: str, value, allow_none: bool = False):
+    """Return `value` if it is an int > 0 (or None when allowed), else raise."""
+    if value is None and allow_none:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(
+            f"`{name}` must be a positive integer. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_fraction(name: str, value, allow_none: bool = True, closed: bool = False):
+    """Return `value` if 0 <= value < 1 (or None when allowed), else raise."""
+    if value is None and allow_none:
+        return value
+    upper_ok = value <= 1 if closed else value < 1
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (0 <= value and upper_ok)
+    ):
+        bound = "[0, 1]" if closed else "[0, 1)"
+        raise ValueError(
+            f"`{name}` must be a number in {bound}. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_non_negative(name: str, value):
+    """Return `value` if it is a real number >= 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"`{name}` must be a number >= 0. Received: {name}={value!r}")
+    return value
+
+
+def check_choice(name: str, value, choices: Iterable):
+    """Return `value` if it is one of `choices`, else raise."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise ValueError(
+            f"`{name}` must be one of {choices}. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_size(name: str, value, length: int = 2) -> tuple:
+    """Return `value` as a tuple of `length` positive ints; an int is repeated."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value,) * length
+    if (
+        not isinstance(value, Sequence)
+        or len(value) != length
+        or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in value)
+    ):
+        raise ValueError(
+            f"`{name}` must be {length} positive integers. Received: {name}={value!r}"
+        )
+    return tuple(value)
+
+
+def check_int_sequence(name: str, value, allow_empty: bool = False) -> tuple:
+    """Return `value` as a tuple of positive ints; one int becomes a 1-tuple."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value,)
+    if (
+        not isinstance(value, Sequence)
+        or (not value and not allow_empty)
+        or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in value)
+    ):
+        raise ValueError(
+            f"`{name}` must be a sequence of positive integers. "
+            f"Received: {name}={value!r}"
+        )
+    return tuple(value)

@@ -1,0 +1,1 @@
+"""The command-line interface; `keras_bigmodels.cli.__main__.main` is the entry."""

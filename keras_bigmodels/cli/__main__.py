@@ -1,0 +1,54 @@
+"""The `keras-bigmodels` command: parse arguments, call the library, report.
+
+Each command group lives in its own module with `add_parser(sub)`; nothing
+here trains or loads anything itself.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from keras_bigmodels.cli import _common, datasets, evaluate, info, predict, train
+
+COMMANDS = (train, evaluate, predict, datasets, info)
+
+
+def build_parser() -> _common.OneLineParser:
+    parser = _common.OneLineParser(
+        prog="keras-bigmodels",
+        description="Train, evaluate and use the models of 'How to train your own "
+        "AI model'.",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's own start-up log and full tracebacks",
+    )
+    sub = parser.add_subparsers(
+        dest="command",
+        metavar="COMMAND",
+        required=True,
+        parser_class=_common.OneLineParser,
+    )
+    for module in COMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    _common.start_tensorflow(args.verbose)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return _common.fail("interrupted", 130)
+    except (ValueError, OSError) as e:
+        if args.verbose:
+            raise
+        return _common.fail(
+            str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

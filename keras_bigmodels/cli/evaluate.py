@@ -1,0 +1,37 @@
+"""`keras-bigmodels evaluate RUN --data DIR|digits`."""
+
+from __future__ import annotations
+
+import json
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="evaluate a run's model on labelled images",
+        description="Evaluate a run's model on a folder of labelled "
+        "images (class sub-folders) or on 'digits'.",
+    )
+    p.add_argument("run_dir", metavar="RUN", help="a run folder written by train")
+    p.add_argument("--data", required=True, help="a folder of images, or 'digits'")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from keras_bigmodels.training.image_classifier import evaluate_image_classifier
+
+    result = evaluate_image_classifier(args.run_dir, args.data, args.batch_size)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(
+        f"accuracy: {100 * result['accuracy']:.2f}%  loss: {result['loss']:.4f}  "
+        f"({result['count']} images)"
+    )
+    if result["bad_files"]:
+        print(f"skipped {len(result['bad_files'])} file(s):")
+        for b in result["bad_files"]:
+            print(f"  {b}")
+    return 0

@@ -1,0 +1,26 @@
+"""Data in: image folders to `tf.data`, the article's loaders, device placement."""
+
+from keras_bigmodels.data.images import (
+    IMAGE_EXTENSIONS,
+    ImageIndex,
+    image_folder,
+    load_data,
+    load_image,
+    scan_image_folder,
+    stratified_split,
+)
+from keras_bigmodels.data.placement import prefetch_to_accelerator
+from keras_bigmodels.data.screening import BadFile, BadImageError
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "BadFile",
+    "BadImageError",
+    "ImageIndex",
+    "image_folder",
+    "load_data",
+    "load_image",
+    "prefetch_to_accelerator",
+    "scan_image_folder",
+    "stratified_split",
+]

@@ -1,0 +1,196 @@
+"""Screening image files before training: find every file that would fail later.
+
+A file that cannot be decoded must never stop an epoch halfway. Each file is
+checked once, when a dataset is built, and sorted into a decoder "kind":
+
+* JPEG: decoded by TensorFlow (with DCT down-scaling when the image is large);
+* PNG, GIF, BMP (true colour), WebP: decoded by TensorFlow's generic decoder;
+* anything else Pillow can read (TIFF, palette BMP, ...): decoded by Pillow.
+
+`verify="fast"` checks structure without decoding pixels: the header parses,
+PNG chunk checksums match, a JPEG ends with its end-of-image marker, BMP/GIF/
+WebP/TIFF decode with Pillow (they have no cheap check). `verify="full"`
+decodes every image with Pillow, which also catches corruption that leaves the
+structure intact but is slower.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+# Decoder kinds; the integers index the branches of the decode `switch_case`.
+KIND_JPEG = 0
+KIND_TF = 1
+KIND_PIL = 2
+
+# Formats TensorFlow's own decoders read correctly in every mode we have seen
+# (16-bit PNG is scaled to 8 bits properly; CMYK JPEG is converted).
+_TF_FORMATS = {"PNG", "GIF", "WEBP"}
+_TF_BMP_MODES = {"RGB", "RGBA"}
+
+VERIFY_MODES = ("fast", "full")
+
+
+@dataclasses.dataclass(frozen=True)
+class BadFile:
+    """A file left out of a dataset, and why."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageInfo:
+    """What screening learned about one good file."""
+
+    kind: int
+    width: int
+    height: int
+    format: str
+    mode: str
+
+
+class BadImageError(ValueError):
+    """Raised when a file is not a usable image; the message names the file."""
+
+
+def _jpeg_has_end_marker(path: str) -> bool:
+    # Entropy-coded JPEG data stuffs 0xFF as 0xFF00, so 0xFFD9 in the tail can
+    # only be the end-of-image marker; a truncated file lacks it.
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 1024))
+        return b"\xff\xd9" in f.read()
+
+
+def screen_file(path: str, verify: str = "fast") -> ImageInfo:
+    """Check that `path` is a decodable image and choose its decoder.
+
+    Args:
+        path: str. The file to check.
+        verify: str. `"fast"` (structural checks) or `"full"` (decode pixels).
+
+    Returns:
+        An `ImageInfo` with the decoder kind, size, format and mode.
+
+    Raises:
+        BadImageError: the file is empty, not an image, truncated, corrupt or in
+            a format that cannot be decoded. The message gives the reason.
+    """
+    try:
+        if os.path.getsize(path) == 0:
+            raise BadImageError("empty file")
+        with Image.open(path) as im:
+            fmt, mode, (width, height) = im.format, im.mode, im.size
+            if fmt == "JPEG":
+                if not _jpeg_has_end_marker(path):
+                    raise BadImageError("truncated JPEG (no end-of-image marker)")
+                kind = KIND_JPEG
+            elif fmt in _TF_FORMATS or (fmt == "BMP" and mode in _TF_BMP_MODES):
+                kind = KIND_TF
+            else:
+                kind = KIND_PIL
+            try:
+                if verify == "full" or fmt != "PNG" and kind != KIND_JPEG:
+                    if fmt == "JPEG":
+                        # Decoding at 1/8 scale still reads every entropy-coded byte.
+                        im.draft(im.mode, (max(1, width // 8), max(1, height // 8)))
+                    im.load()
+                elif fmt == "PNG":
+                    im.verify()  # walks every chunk and checks its CRC
+            except (OSError, SyntaxError, ValueError, EOFError) as e:
+                raise BadImageError(
+                    f"cannot decode this {fmt} image: corrupt, truncated or an "
+                    f"unsupported variant ({e})"
+                ) from None
+    except BadImageError:
+        raise
+    except UnidentifiedImageError:
+        raise BadImageError(
+            "not an image: its content matches no image format "
+            "(text or another file type with an image extension?)"
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise BadImageError(f"corrupt or truncated image data ({e})") from None
+    except Image.DecompressionBombError as e:
+        raise BadImageError(f"refused as a decompression bomb ({e})") from None
+    if width <= 0 or height <= 0:
+        raise BadImageError(f"image has no pixels (size {width}x{height})")
+    return ImageInfo(kind, width, height, fmt, mode)
+
+
+def screen_files(
+    paths: list[str], verify: str = "fast", num_workers: int | None = None
+) -> tuple[list[ImageInfo | None], list[BadFile]]:
+    """Screen many files in parallel.
+
+    Returns:
+        `(infos, bad_files)`: `infos[i]` is the `ImageInfo` of `paths[i]`, or
+        None when that file is bad; `bad_files` lists the bad ones in order.
+    """
+
+    def one(path):
+        try:
+            return screen_file(path, verify), None
+        except BadImageError as e:
+            return None, BadFile(path, str(e))
+
+    # Pillow releases the GIL while decoding and file reads block on I/O, so
+    # threads overlap well here.
+    workers = num_workers or min(16, 4 * (os.cpu_count() or 1))
+    if len(paths) < 64:
+        results = [one(p) for p in paths]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(one, paths, chunksize=32))
+    infos = [info for info, _ in results]
+    bad = [b for _, b in results if b is not None]
+    return infos, bad
+
+
+def report_bad_files(bad_files: list[BadFile], on_bad_file: str) -> None:
+    """Raise on the first bad file, or warn once naming every bad file."""
+    if not bad_files:
+        return
+    if on_bad_file == "raise":
+        first = bad_files[0]
+        raise BadImageError(f"Bad image file {first.path}: {first.reason}")
+    lines = "\n".join(f"  {b}" for b in bad_files)
+    warnings.warn(
+        f"Skipped {len(bad_files)} bad image file(s):\n{lines}",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def pil_to_array(im: Image.Image, color_mode: str) -> np.ndarray:
+    """Convert a Pillow image to a uint8 (H, W, C) array in `color_mode`.
+
+    16-bit and 32-bit integer images are scaled to 8 bits (Pillow's own
+    `convert` clips them instead); palette images with transparency go through
+    RGBA so the transparency is honoured.
+    """
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(im, dtype=np.int64)
+        peak = 65535 if im.mode.startswith("I;16") else max(int(arr.max()), 1)
+        if im.mode == "I" and peak <= 255:
+            peak = 255
+        arr = np.clip(arr, 0, None) * 255 // peak
+        im = Image.fromarray(arr.astype(np.uint8), "L")
+    elif im.mode == "F":
+        im = Image.fromarray(np.clip(np.asarray(im), 0, 255).astype(np.uint8), "L")
+    elif im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    target = {"rgb": "RGB", "grayscale": "L", "rgba": "RGBA"}[color_mode]
+    arr = np.asarray(im.convert(target), dtype=np.uint8)
+    return arr[..., None] if arr.ndim == 2 else arr

@@ -1,0 +1,118 @@
+"""The run folder: everything a training run leaves behind, in one place.
+
+```
+runs/cnn-20261129-101500/
+  model.keras        the trained model (best validation loss)
+  metrics.json       final train / validation / test metrics
+  history.csv        per-epoch metrics
+  class_names.json   index -> class name
+  manifest.json      versions, seed, devices, arguments, data description
+  *.png              learning curves, confusion matrix
+```
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import sys
+
+import numpy as np
+
+MODEL_FILE = "model.keras"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+CLASS_NAMES_FILE = "class_names.json"
+MANIFEST_FILE = "manifest.json"
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def write_json(path, obj) -> None:
+    """Write `obj` as indented JSON (numpy values converted), atomically."""
+    tmp = f"{os.fspath(path)}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(_jsonable(obj), f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def read_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def new_run_dir(out: str, prefix: str) -> str:
+    """Create `out/prefix-YYYYmmdd-HHMMSS` (with a suffix if taken) and return it."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = os.path.join(os.fspath(out), f"{prefix}-{stamp}")
+    path, n = base, 1
+    while True:
+        try:
+            os.makedirs(path)
+            return path
+        except FileExistsError:
+            n += 1
+            path = f"{base}-{n}"
+
+
+def library_versions() -> dict:
+    import keras
+    import tensorflow as tf
+
+    import keras_bigmodels
+
+    return {
+        "keras_bigmodels": keras_bigmodels.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
+
+
+def check_run_dir(run_dir) -> str:
+    """Return `run_dir` if it is a readable run folder, else raise a clear error."""
+    run_dir = os.fspath(run_dir)
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"Run folder not found: {run_dir!r}")
+    missing = [
+        f
+        for f in (MODEL_FILE, MANIFEST_FILE, CLASS_NAMES_FILE)
+        if not os.path.isfile(os.path.join(run_dir, f))
+    ]
+    if missing:
+        raise ValueError(
+            f"{run_dir!r} is not a readable run folder: missing {', '.join(missing)}"
+        )
+    return run_dir
+
+
+def load_run(run_dir) -> tuple:
+    """`(model, manifest, class_names)` of a run folder."""
+    from keras_bigmodels.saving import load_model
+
+    run_dir = check_run_dir(run_dir)
+    try:
+        manifest = read_json(os.path.join(run_dir, MANIFEST_FILE))
+        class_names = read_json(os.path.join(run_dir, CLASS_NAMES_FILE))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(
+            f"{run_dir!r} has an unreadable manifest or class list: {e}"
+        ) from None
+    return load_model(run_dir), manifest, class_names

@@ -1,0 +1,165 @@
+"""Every kind of bad file is found when the dataset is built, never mid-epoch."""
+
+import io
+import os
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_bigmodels.data import BadImageError, image_folder, load_image
+from tests.conftest import make_class_folder, pattern_image, write_image
+
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n%%EOF\n"
+
+
+def _jpeg_bytes(label=0):
+    b = io.BytesIO()
+    Image.fromarray(pattern_image(label, (40, 40))).save(b, "JPEG")
+    return b.getvalue()
+
+
+def _png_bytes(label=0):
+    b = io.BytesIO()
+    Image.fromarray(pattern_image(label, (40, 40))).save(b, "PNG")
+    return b.getvalue()
+
+
+def _corrupt_png():
+    data = bytearray(_png_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 8] = bytes(255 - b for b in data[mid : mid + 8])
+    return bytes(data)
+
+
+BAD_FILES = {
+    "empty.png": (b"", "empty file"),
+    "notes.jpg": (b"this is a text file, not a photo\n" * 5, "not an image"),
+    "truncated.jpg": (_jpeg_bytes()[:300], "truncated"),  # cut inside the header
+    "cut.jpg": (_jpeg_bytes()[:-200], "truncated JPEG"),  # cut in the pixel data
+    "truncated.png": (_png_bytes()[:200], "cannot decode this PNG"),
+    "corrupt.png": (_corrupt_png(), "cannot decode this PNG"),
+    "vector.png": (EPS, "cannot decode this EPS"),
+}
+
+
+@pytest.fixture
+def folder_with_bad_files(tmp_path):
+    make_class_folder(tmp_path, {"a": 6, "b": 6})
+    for name, (content, _) in BAD_FILES.items():
+        (tmp_path / "a" / name).write_bytes(content)
+    return tmp_path
+
+
+def test_bad_files_are_skipped_with_one_warning_naming_each(folder_with_bad_files):
+    with pytest.warns(UserWarning) as record:
+        ds = image_folder(
+            folder_with_bad_files, image_size=(16, 16), batch_size=4, verbose=False
+        )
+    messages = [str(w.message) for w in record if "bad image" in str(w.message)]
+    assert len(messages) == 1
+    for name, (_, reason) in BAD_FILES.items():
+        assert name in messages[0]
+        line = next(line for line in messages[0].splitlines() if name in line)
+        assert reason in line, (name, line)
+    assert {os.path.basename(b.path) for b in ds.bad_files} == set(BAD_FILES)
+    # Every epoch runs to the end over exactly the good files.
+    for _ in range(2):
+        n = sum(int(x.shape[0]) for x, _ in ds)
+        assert n == 12
+
+
+def test_on_bad_file_raise_names_the_file(folder_with_bad_files):
+    with pytest.raises(
+        BadImageError, match="corrupt.png|empty.png|notes.jpg|truncated|vector.png"
+    ) as info:
+        image_folder(folder_with_bad_files, on_bad_file="raise", verbose=False)
+    assert str(folder_with_bad_files) in str(info.value)
+
+
+def test_full_verification_also_passes_good_files(class_folder):
+    ds = image_folder(class_folder, image_size=(8, 8), verify="full", verbose=False)
+    assert ds.bad_files == []
+
+
+def test_bad_file_found_by_load_image(tmp_path):
+    p = tmp_path / "x.jpg"
+    p.write_bytes(_jpeg_bytes()[:300])
+    with pytest.raises(BadImageError, match="x.jpg"):
+        load_image(p)
+    with pytest.raises(FileNotFoundError):
+        load_image(tmp_path / "missing.png")
+
+
+def test_file_that_breaks_after_screening_is_dropped_not_fatal(tmp_path):
+    make_class_folder(tmp_path, {"a": 4, "b": 4})
+    ds = image_folder(
+        tmp_path,
+        image_size=(8, 8),
+        batch_size=None,
+        shuffle=False,
+        verbose=False,
+        device_prefetch=False,
+    )
+    # Truncate one file after the dataset was built.
+    victim = ds.file_paths[0]
+    with open(victim, "r+b") as f:
+        f.truncate(50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        paths_seen = len(list(ds))
+    # The broken file's slot is refilled, so the epoch keeps its length.
+    assert paths_seen == 8
+
+
+COLOR_CASES = {
+    "gray.png": ("PNG", "L"),
+    "rgba.png": ("PNG", "RGBA"),
+    "palette.png": ("PNG", "P"),
+    "cmyk.jpg": ("JPEG", "CMYK"),
+    "gray.jpg": ("JPEG", "L"),
+    "palette.bmp": ("BMP", "P"),
+    "rgb.tif": ("TIFF", "RGB"),
+    "anim.gif": ("GIF", "P"),
+    "rgb.webp": ("WEBP", "RGB"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COLOR_CASES))
+@pytest.mark.parametrize("color_mode", ["rgb", "grayscale", "rgba"])
+def test_modes_convert_to_requested_color_mode(tmp_path, name, color_mode):
+    fmt, mode = COLOR_CASES[name]
+    src = pattern_image(1, (12, 16))
+    path = write_image(str(tmp_path / name), src, fmt=fmt, mode=mode)
+    img = load_image(path, image_size=None, color_mode=color_mode)
+    channels = {"rgb": 3, "grayscale": 1, "rgba": 4}[color_mode]
+    assert img.shape == (12, 16, channels) and img.dtype == np.uint8
+    ref = np.asarray(Image.open(path).convert("RGB"), dtype=np.float64)
+    if color_mode == "grayscale":
+        ref = ref @ np.array([0.299, 0.587, 0.114])
+        got = img[..., 0]
+    else:
+        got = img[..., :3]
+        if color_mode == "rgba":
+            assert img[..., 3].min() >= 0
+    # Decoders differ in rounding and JPEG colour conversion by a few levels.
+    tol = 12 if fmt in ("JPEG", "WEBP") or color_mode == "grayscale" else 1
+    assert np.abs(got.astype(np.float64) - ref).max() <= tol, name
+
+
+def test_16_bit_png_is_scaled_not_clipped(tmp_path):
+    ramp = (np.linspace(0, 65535, 12 * 16).reshape(12, 16)).astype(np.uint16)
+    path = str(tmp_path / "deep.png")
+    Image.fromarray(ramp).save(path)
+    assert Image.open(path).mode.startswith("I;16")
+    img = load_image(path, image_size=None, color_mode="grayscale")[..., 0]
+    np.testing.assert_allclose(img, ramp / 257.0, atol=1.0)
+
+
+def test_16_bit_tiff_goes_through_pillow_and_is_scaled(tmp_path):
+    ramp = (np.linspace(0, 65535, 12 * 16).reshape(12, 16)).astype(np.uint16)
+    path = str(tmp_path / "deep.tif")
+    Image.fromarray(ramp).save(path)
+    img = load_image(path, image_size=None, color_mode="grayscale")[..., 0]
+    np.testing.assert_allclose(img, ramp / 257.0, atol=1.0)
