@@ -26,7 +26,7 @@ def test_inferred_labels_and_class_names(class_folder):
     )
     assert ds.class_names == ["cat", "dog", "owl"]
     x, y = next(iter(ds))
-    assert x.shape == (4, 16, 16, 3) and x.dtype == tf.float32
+    assert x.shape == (4, 16, 16, 3) and x.dtype == tf.uint8
     assert float(tf.reduce_max(x)) <= 255.0
     labels = _labels_by_path(ds)
     for path, label in labels.items():
