@@ -582,7 +582,8 @@ def image_folder(
         bad = f", {len(index.bad_files)} bad file(s) skipped" if index.bad_files else ""
         cls = f" in {len(index.class_names)} classes" if index.class_names else ""
         used = ", ".join(f"{len(parts[names.index(w)])} for {w}" for w in wanted)
-        print(f"Found {len(index.paths)} images{cls}{bad}; using {used}.")
+        used = f"; using {used}" if subset else ""
+        print(f"Found {len(index.paths)} images{cls}{bad}{used}.")
 
     def cache_for(name):
         # Each subset needs its own cache file; memory caches are per dataset.
