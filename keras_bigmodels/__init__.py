@@ -14,10 +14,24 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _EXPORTS = {
     "build_cnn": "keras_bigmodels.models.cnn",
+    "build_gpt": "keras_bigmodels.models.gpt",
+    "build_rnn": "keras_bigmodels.models.rnn",
+    "build_seq2seq": "keras_bigmodels.models.seq2seq",
+    "build_transformer": "keras_bigmodels.models.transformer",
+    "decode": "keras_bigmodels.models.seq2seq",
+    "generate": "keras_bigmodels.models.gpt",
     "load_model": "keras_bigmodels.saving",
     "set_seed": "keras_bigmodels.training.seed",
 }
-_SUBMODULES = ("data", "datasets", "distribute", "insight", "models", "training")
+_SUBMODULES = (
+    "data",
+    "datasets",
+    "distribute",
+    "insight",
+    "layers",
+    "models",
+    "training",
+)
 
 __all__ = ["__version__", *_EXPORTS, *_SUBMODULES]
 

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import sys
 
-from keras_bigmodels.cli import _common, datasets, evaluate, info, predict, train
+from keras_bigmodels.cli import (
+    _common,
+    datasets,
+    evaluate,
+    generate,
+    info,
+    predict,
+    train,
+)
 
-COMMANDS = (train, evaluate, predict, datasets, info)
+COMMANDS = (train, evaluate, predict, generate, datasets, info)
 
 
 def build_parser() -> _common.OneLineParser:

@@ -6,7 +6,20 @@ import os
 
 from keras_bigmodels.cli._common import fail, parse_image_size
 
-ARCHITECTURES = ("cnn",)
+ARCHITECTURES = ("cnn", "rnn", "transformer", "seq2seq", "gpt")
+# Flags that apply to the sequence models; None means "the library's default".
+SEQUENCE_FLAGS = (
+    "kind",
+    "level",
+    "embed_dim",
+    "num_heads",
+    "num_layers",
+    "units",
+    "sequence_length",
+    "max_length",
+    "digits",
+    "num_train",
+)
 
 
 def add_parser(sub) -> None:
@@ -23,105 +36,153 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--data",
-        default="digits",
-        help="'digits' (bundled) or a folder of images (default: digits)",
+        default=None,
+        help="cnn: 'digits' (default) or an image folder; rnn/transformer: a folder "
+        "of class sub-folders of .txt files (default: the bundled order task); "
+        "seq2seq: a TSV file of source<TAB>target lines (default: 3-digit "
+        "addition); gpt: a UTF-8 text file (default: the bundled corpus)",
     )
-    p.add_argument(
+    common = p.add_argument_group("all architectures (defaults depend on ARCH)")
+    common.add_argument("--epochs", type=int, default=None)
+    common.add_argument("--batch-size", type=int, default=None)
+    common.add_argument("--learning-rate", type=float, default=None)
+    common.add_argument("--dropout", type=float, default=None)
+    common.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="epochs without validation improvement before stopping",
+    )
+    common.add_argument("--seed", type=int, default=0)
+    common.add_argument("--out", default="runs", help="parent folder of run folders")
+
+    cnn = p.add_argument_group("cnn")
+    cnn.add_argument(
         "--labels",
         default="inferred",
         choices=("inferred", "filename"),
         help="class sub-folders, or the text before the first dot of "
         "each file name (default: inferred)",
     )
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument(
+    cnn.add_argument(
         "--image-size",
         type=parse_image_size,
         default=None,
         help="N or HxW (default: 32 for digits, 224 for folders)",
     )
-    p.add_argument(
+    cnn.add_argument(
         "--color-mode",
         default=None,
         choices=("rgb", "grayscale", "rgba"),
         help="default: grayscale for digits, rgb for folders",
     )
-    p.add_argument("--validation-split", type=float, default=0.2)
-    p.add_argument(
+    cnn.add_argument("--validation-split", type=float, default=0.2)
+    cnn.add_argument(
         "--test-split",
         type=float,
         default=0.1,
         help="held-out test fraction of a folder (digits has a fixed one)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--dropout", type=float, default=0.3)
-    p.add_argument("--l2", type=float, default=0.0, help="L2 weight decay")
-    p.add_argument("--batch-norm", action="store_true")
-    p.add_argument(
+    cnn.add_argument("--l2", type=float, default=0.0, help="L2 weight decay")
+    cnn.add_argument("--batch-norm", action="store_true")
+    cnn.add_argument(
         "--no-augment",
         dest="augment",
         action="store_false",
         help="turn off the light shift/rotate/zoom augmentation",
     )
-    p.add_argument(
-        "--patience",
-        type=int,
-        default=10,
-        help="epochs without validation improvement before stopping",
-    )
-    p.add_argument(
+    cnn.add_argument(
         "--cache",
         default="auto",
         help="auto, memory, none, or a file path for decoded images",
     )
-    p.add_argument(
+    cnn.add_argument(
         "--strategy",
         default="auto",
         choices=("auto", "default", "one_device", "mirrored", "multi_worker"),
     )
-    p.add_argument("--out", default="runs", help="parent folder of run folders")
+
+    seq = p.add_argument_group("rnn, transformer, seq2seq, gpt")
+    seq.add_argument(
+        "--kind",
+        default=None,
+        help="seq2seq: transformer (default), lstm or gru; "
+        "rnn: lstm (default), gru or simple",
+    )
+    seq.add_argument(
+        "--level",
+        default=None,
+        choices=("char", "word"),
+        help="tokens of your text data (default: char)",
+    )
+    seq.add_argument("--embed-dim", type=int, default=None)
+    seq.add_argument("--num-heads", type=int, default=None)
+    seq.add_argument("--num-layers", type=int, default=None)
+    seq.add_argument("--units", type=int, default=None, help="RNN state size")
+    seq.add_argument(
+        "--sequence-length",
+        type=int,
+        default=None,
+        help="gpt context length (default: 128)",
+    )
+    seq.add_argument(
+        "--max-length",
+        type=int,
+        default=None,
+        help="rnn/transformer sequence length (default: 48)",
+    )
+    seq.add_argument(
+        "--digits",
+        type=int,
+        default=None,
+        help="seq2seq addition: digits per operand (default: 3)",
+    )
+    seq.add_argument(
+        "--num-train",
+        type=int,
+        default=None,
+        help="seq2seq addition: training pairs (default: 50000)",
+    )
     p.set_defaults(run=run)
 
 
-def run(args) -> int:
-    if args.architecture not in ARCHITECTURES:
-        return fail(
-            f"unknown architecture {args.architecture!r}; "
-            f"choose from: {', '.join(ARCHITECTURES)}",
-            2,
-        )
-    if args.data != "digits" and not os.path.isdir(args.data):
-        return fail(f"--data: no such folder: {args.data!r} (or use 'digits')")
+def _given(args, names) -> dict:
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+
+
+def _run_cnn(args) -> dict:
     from keras_bigmodels.training.image_classifier import (
         TrainConfig,
         train_image_classifier,
     )
 
+    data = args.data or "digits"
+    if data != "digits" and not os.path.isdir(data):
+        raise FileNotFoundError(f"--data: no such folder: {data!r} (or use 'digits')")
+    overrides = _given(
+        args, ("epochs", "batch_size", "learning_rate", "dropout", "patience")
+    )
     cfg = TrainConfig(
-        data=args.data,
+        data=data,
         image_size=args.image_size,
         color_mode=args.color_mode,
         labels=args.labels,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
         validation_split=args.validation_split,
         test_split=args.test_split,
         seed=args.seed,
-        learning_rate=args.learning_rate,
-        dropout=args.dropout,
         l2=args.l2,
         batch_norm=args.batch_norm,
         augment=args.augment,
-        patience=args.patience,
         cache=args.cache,
         strategy=args.strategy,
         out=args.out,
+        **overrides,
     )
-    result = train_image_classifier(cfg)
+    return train_image_classifier(cfg)
+
+
+def _report_cnn(result) -> None:
     m = result["metrics"]
-    print()
     for split in ("train", "validation", "test"):
         if split in m:
             print(
@@ -133,5 +194,86 @@ def run(args) -> int:
         f"Held-out {held_out} accuracy: {100 * m[held_out]['accuracy']:.2f}% "
         f"(trained in {result['seconds']:.0f} s)"
     )
+
+
+def _run_sequence(args) -> dict:
+    from keras_bigmodels.training import sequence
+
+    kw = _given(args, ("epochs", "batch_size", "learning_rate", "dropout", "patience"))
+    kw.update(seed=args.seed, out=args.out, data=args.data)
+    given = _given(args, SEQUENCE_FLAGS)
+    arch = args.architecture
+    if arch in ("rnn", "transformer"):
+        if "kind" in given:
+            given["cell"] = given.pop("kind")
+        allowed = (
+            "cell",
+            "level",
+            "embed_dim",
+            "num_heads",
+            "num_layers",
+            "units",
+            "max_length",
+        )
+        fn = sequence.train_sequence_classifier
+        kw["architecture"] = arch
+    elif arch == "seq2seq":
+        allowed = (
+            "kind",
+            "embed_dim",
+            "num_heads",
+            "num_layers",
+            "units",
+            "digits",
+            "num_train",
+        )
+        fn = sequence.train_seq2seq
+    else:
+        allowed = ("level", "embed_dim", "num_heads", "num_layers", "sequence_length")
+        fn = sequence.train_gpt
+    unused = sorted(set(given) - set(allowed))
+    if unused:
+        flags = ", ".join("--" + u.replace("_", "-") for u in unused)
+        raise ValueError(f"{flags} do(es) not apply to 'train {arch}'")
+    return fn(**kw, **given)
+
+
+def _report_sequence(arch, result) -> None:
+    m = result["metrics"]
+    if arch in ("rnn", "transformer"):
+        print(
+            f"Held-out test accuracy: {100 * m['test']['accuracy']:.2f}%   "
+            f"bag-of-tokens baseline: "
+            f"{100 * m['bag_of_tokens_baseline']['accuracy']:.2f}%"
+        )
+    elif arch == "seq2seq":
+        for ex in m["examples"]:
+            print(f"  {ex['source']} -> {ex['prediction']} (target {ex['target']})")
+        print(f"Held-out test exact match: {100 * m['test']['exact_match']:.2f}%")
+    else:
+        base = m["ngram_baseline"]
+        print(f"Sample:\n{m['sample']}\n")
+        print(
+            f"Held-out cross-entropy: {m['validation']['cross_entropy']:.4f} "
+            f"nats/token   best n-gram baseline ({base['best_order']}-gram): "
+            f"{base['best_cross_entropy']:.4f}"
+        )
+    print(f"(trained in {result['seconds']:.0f} s)")
+
+
+def run(args) -> int:
+    arch = args.architecture
+    if arch not in ARCHITECTURES:
+        return fail(
+            f"unknown architecture {arch!r}; choose from: {', '.join(ARCHITECTURES)}", 2
+        )
+    if arch == "cnn":
+        result = _run_cnn(args)
+        print()
+        _report_cnn(result)
+    else:
+        result = _run_sequence(args)
+        print()
+        _report_sequence(arch, result)
     print(f"Run saved to {result['run_dir']}")
     return 0

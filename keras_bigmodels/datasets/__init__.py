@@ -1,5 +1,15 @@
-"""Bundled real data that needs no download."""
+"""Bundled data that needs no download."""
 
+from keras_bigmodels.datasets.addition import addition_tokenizer, load_addition
+from keras_bigmodels.datasets.corpus import load_corpus
 from keras_bigmodels.datasets.digits import export_digits, load_digits
+from keras_bigmodels.datasets.sequence_tasks import load_order_task
 
-__all__ = ["export_digits", "load_digits"]
+__all__ = [
+    "addition_tokenizer",
+    "export_digits",
+    "load_addition",
+    "load_corpus",
+    "load_digits",
+    "load_order_task",
+]

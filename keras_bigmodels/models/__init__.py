@@ -1,5 +1,17 @@
 """Model builders, one per file."""
 
 from keras_bigmodels.models.cnn import build_cnn
+from keras_bigmodels.models.gpt import build_gpt, generate
+from keras_bigmodels.models.rnn import build_rnn
+from keras_bigmodels.models.seq2seq import build_seq2seq, decode
+from keras_bigmodels.models.transformer import build_transformer
 
-__all__ = ["build_cnn"]
+__all__ = [
+    "build_cnn",
+    "build_gpt",
+    "build_rnn",
+    "build_seq2seq",
+    "build_transformer",
+    "decode",
+    "generate",
+]

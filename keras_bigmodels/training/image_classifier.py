@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
-import time
 
 import keras
 import numpy as np
@@ -174,13 +172,6 @@ def _folder_data(cfg: TrainConfig):
     return splits, list(train.class_names), info
 
 
-def _fit_verbosity(verbose):
-    # Progress bars on a terminal; one line per epoch in a log file.
-    if verbose == "auto":
-        return 1 if sys.stdout.isatty() else 2
-    return verbose
-
-
 def _predict_labels(model, ds) -> tuple[np.ndarray, np.ndarray]:
     y_true, y_pred = [], []
     for x, y in ds:
@@ -209,7 +200,6 @@ def train_image_classifier(cfg: TrainConfig | None = None, **overrides) -> dict:
     """
     cfg = dataclasses.replace(cfg or TrainConfig(), **overrides)
     cfg.check()
-    started = time.time()
     set_seed(cfg.seed)
     if cfg.data == DIGITS:
         splits, class_names, data_info = _digits_data(cfg)
@@ -235,75 +225,48 @@ def train_image_classifier(cfg: TrainConfig | None = None, **overrides) -> dict:
             metrics=["accuracy"],
         )
 
-    run_dir = runs.new_run_dir(cfg.out, "cnn")
-    model_path = os.path.join(run_dir, runs.MODEL_FILE)
-    runs.write_json(os.path.join(run_dir, runs.CLASS_NAMES_FILE), class_names)
-    manifest = {
-        "task": "image_classification",
-        "architecture": "cnn",
-        "arguments": dataclasses.asdict(cfg),
-        "seed": cfg.seed,
-        "data": data_info,
-        "devices": describe_devices(strategy),
-        "versions": runs.library_versions(),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
-    }
-    runs.write_json(os.path.join(run_dir, runs.MANIFEST_FILE), manifest)
-    callbacks = [
-        keras.callbacks.ModelCheckpoint(
-            model_path, monitor="val_loss", save_best_only=True
-        ),
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=cfg.patience, restore_best_weights=True
-        ),
-        keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=0.3, patience=max(1, cfg.patience // 2 - 1)
-        ),
-        keras.callbacks.CSVLogger(os.path.join(run_dir, runs.HISTORY_FILE)),
-    ]
-    # shuffle=False: the input pipeline already reshuffles every epoch, and
-    # Keras warns that it cannot shuffle a tf.data.Dataset itself.
-    history = model.fit(
-        splits["train"],
-        validation_data=splits["validation"],
-        epochs=cfg.epochs,
-        callbacks=callbacks,
-        shuffle=False,
-        verbose=_fit_verbosity(cfg.verbose),
+    run = runs.Run(
+        cfg.out,
+        "cnn",
+        {
+            "task": "image_classification",
+            "architecture": "cnn",
+            "arguments": dataclasses.asdict(cfg),
+            "seed": cfg.seed,
+            "data": data_info,
+            "devices": describe_devices(strategy),
+        },
     )
-    model.save(model_path)  # the restored best weights, with optimizer state
-
+    runs.write_json(run.path(runs.CLASS_NAMES_FILE), class_names)
+    history = run.fit(
+        model,
+        splits["train"],
+        splits["validation"],
+        cfg.epochs,
+        cfg.patience,
+        cfg.verbose,
+    )
     metrics = {
         name: model.evaluate(ds, verbose=0, return_dict=True)
         for name, ds in splits.items()
     }
-    plots.plot_history(history.history, os.path.join(run_dir, "learning_curves.png"))
     eval_split = "test" if "test" in splits else "validation"
     y_true, y_pred = _predict_labels(model, splits[eval_split])
     matrix = plots.confusion_matrix(y_true, y_pred, len(class_names))
     plots.plot_confusion_matrix(
         matrix,
         class_names,
-        os.path.join(run_dir, "confusion_matrix.png"),
+        run.path("confusion_matrix.png"),
         title=f"Confusion matrix ({eval_split})",
     )
-    runs.write_json(
-        os.path.join(run_dir, runs.METRICS_FILE),
-        {
-            **metrics,
-            "epochs_run": len(history.history["loss"]),
-            "confusion_matrix": {"split": eval_split, "matrix": matrix},
-        },
+    result = run.finish(
+        model,
+        history,
+        {**metrics, "confusion_matrix": {"split": eval_split, "matrix": matrix}},
     )
-    manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-    manifest["seconds"] = round(time.time() - started, 1)
-    runs.write_json(os.path.join(run_dir, runs.MANIFEST_FILE), manifest)
-    return {
-        "run_dir": run_dir,
-        "metrics": metrics,
-        "class_names": class_names,
-        "seconds": manifest["seconds"],
-    }
+    result["metrics"] = metrics
+    result["class_names"] = class_names
+    return result
 
 
 def evaluate_image_classifier(run_dir, data, batch_size: int = 64) -> dict:

@@ -116,3 +116,99 @@ def load_run(run_dir) -> tuple:
             f"{run_dir!r} has an unreadable manifest or class list: {e}"
         ) from None
     return load_model(run_dir), manifest, class_names
+
+
+def fit_verbosity(verbose):
+    """Progress bars on a terminal; one line per epoch in a log file."""
+    import sys
+
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return verbose
+
+
+class Run:
+    """One run folder being written: manifest first, then model, metrics, plots.
+
+    The manifest is written before training starts and the best model is
+    checkpointed during `fit`, so an interrupted run still leaves a usable
+    folder.
+
+    Args:
+        out: str. Parent folder.
+        prefix: str. Run folder name prefix, e.g. "cnn".
+        manifest: dict. Task, arguments, seed, data and devices; library
+            versions and timestamps are added here.
+    """
+
+    def __init__(self, out: str, prefix: str, manifest: dict):
+        import time
+
+        self.started = time.time()
+        self.dir = new_run_dir(out, prefix)
+        self.manifest = {
+            **manifest,
+            "versions": library_versions(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started)),
+        }
+        write_json(self.path(MANIFEST_FILE), self.manifest)
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.dir, name)
+
+    def fit(
+        self,
+        model,
+        train,
+        validation,
+        epochs: int,
+        patience: int,
+        verbose="auto",
+        monitor: str = "val_loss",
+    ):
+        """`model.fit` with checkpointing, early stopping, LR decay and a CSV log."""
+        import keras
+
+        callbacks = [
+            keras.callbacks.ModelCheckpoint(
+                self.path(MODEL_FILE), monitor=monitor, save_best_only=True
+            ),
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, patience=patience, restore_best_weights=True
+            ),
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor, factor=0.3, patience=max(1, patience // 2 - 1)
+            ),
+            keras.callbacks.CSVLogger(self.path(HISTORY_FILE)),
+        ]
+        # shuffle=False: the datasets reshuffle themselves every epoch, and
+        # Keras warns that it cannot shuffle a tf.data.Dataset.
+        return model.fit(
+            train,
+            validation_data=validation,
+            epochs=epochs,
+            callbacks=callbacks,
+            shuffle=False,
+            verbose=fit_verbosity(verbose),
+        )
+
+    def finish(self, model, history, metrics: dict) -> dict:
+        """Save the model, metrics, learning curves and the completed manifest."""
+        import time
+
+        from keras_bigmodels.insight.plots import plot_history
+
+        model.save(self.path(MODEL_FILE))  # restored best weights, optimizer state
+        write_json(
+            self.path(METRICS_FILE),
+            {**metrics, "epochs_run": len(history.history["loss"])},
+        )
+        plot_history(history.history, self.path("learning_curves.png"))
+        self.manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        self.manifest["seconds"] = round(time.time() - self.started, 1)
+        write_json(self.path(MANIFEST_FILE), self.manifest)
+        return {
+            "run_dir": self.dir,
+            "metrics": metrics,
+            "seconds": self.manifest["seconds"],
+        }

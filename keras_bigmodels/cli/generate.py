@@ -1,0 +1,42 @@
+"""`keras-bigmodels generate RUN --prompt TEXT`: continue text with a trained GPT."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "generate",
+        help="continue a prompt with a trained gpt run",
+        description="Continue a prompt with the language model of a "
+        "'train gpt' run folder.",
+    )
+    p.add_argument("run_dir", metavar="RUN", help="a run folder written by train gpt")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--max-new-tokens", type=int, default=200)
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=0.8,
+        help="0 picks the most likely token every time",
+    )
+    p.add_argument("--top-k", type=int, default=20)
+    p.add_argument(
+        "--seed", type=int, default=None, help="the same seed gives the same text"
+    )
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from keras_bigmodels.training.sequence import generate_from_run
+
+    print(
+        generate_from_run(
+            args.run_dir,
+            args.prompt,
+            args.max_new_tokens,
+            args.temperature,
+            args.top_k,
+            args.seed,
+        )
+    )
+    return 0
