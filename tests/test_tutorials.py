@@ -31,6 +31,7 @@ def test_public_api_only(path):
             "keras_bigmodels",
             "keras_bigmodels.data",
             "keras_bigmodels.datasets",
+            "keras_bigmodels.layers",
         ), module
 
 

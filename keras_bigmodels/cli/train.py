@@ -141,7 +141,8 @@ def add_parser(sub) -> None:
         "--num-train",
         type=int,
         default=None,
-        help="seq2seq addition: training pairs (default: 50000)",
+        help="bundled tasks: training examples (default: 50000 addition pairs, "
+        "8000 order-task sequences)",
     )
     p.set_defaults(run=run)
 
@@ -214,6 +215,7 @@ def _run_sequence(args) -> dict:
             "num_layers",
             "units",
             "max_length",
+            "num_train",
         )
         fn = sequence.train_sequence_classifier
         kw["architecture"] = arch

@@ -11,6 +11,7 @@ from keras_bigmodels.data.images import (
 )
 from keras_bigmodels.data.placement import prefetch_to_accelerator
 from keras_bigmodels.data.screening import BadFile, BadImageError
+from keras_bigmodels.data.text import Tokenizer, next_token_dataset, read_text_file
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -23,4 +24,7 @@ __all__ = [
     "prefetch_to_accelerator",
     "scan_image_folder",
     "stratified_split",
+    "Tokenizer",
+    "next_token_dataset",
+    "read_text_file",
 ]

@@ -78,7 +78,7 @@ class NGramModel:
         return nll / (len(ids) - 1)
 
 
-def ngram_baselines(train_ids, test_ids, vocab_size: int, orders=(1, 2, 3, 4, 5)):
+def ngram_baselines(train_ids, test_ids, vocab_size: int, orders=(1, 2, 3, 4, 5, 6)):
     """Test cross-entropy (nats/token) of Witten–Bell n-gram models per order.
 
     Returns:

@@ -68,7 +68,8 @@ class ScaledDotProductAttention(keras.layers.Layer):
         super().__init__(**kwargs)
         self.dropout = check_fraction("dropout", dropout, allow_none=False)
         self._dropout_layer = keras.layers.Dropout(dropout) if dropout else None
-        self.supports_masking = False
+        # A Keras mask on the queries passes through: output i belongs to query i.
+        self.supports_masking = True
 
     def call(
         self,
@@ -93,7 +94,11 @@ class ScaledDotProductAttention(keras.layers.Layer):
         )
         if mask is not None:
             logits = ops.where(mask, logits, ops.cast(-1e9, logits.dtype))
-        weights = ops.softmax(logits, axis=-1)
+        if logits.shape[-1] == 1:
+            # One key: its weight is 1 (keras.ops.softmax warns on this axis).
+            weights = ops.ones_like(logits)
+        else:
+            weights = ops.softmax(logits, axis=-1)
         if mask is not None:
             # A row with nothing to attend to would be a uniform average of
             # masked keys; make it zero instead.

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-from keras import layers
+from keras import layers, ops
 
 from keras_bigmodels import _validation as V
-from keras_bigmodels.layers import TransformerDecoderBlock, TransformerEncoderBlock
+from keras_bigmodels.layers import (
+    ScaledDotProductAttention,
+    TransformerDecoderBlock,
+    TransformerEncoderBlock,
+)
 from keras_bigmodels.models.rnn import CELLS
 from keras_bigmodels.models.transformer import embed_tokens
 
@@ -57,19 +61,33 @@ def _rnn_seq2seq(
     src, tgt, kind, src_vocab_size, tgt_vocab_size, embed_dim, units, dropout
 ):
     cell = CELLS[kind]
+    src_mask = ops.not_equal(src, 0)
     enc = layers.Embedding(
         src_vocab_size, embed_dim, mask_zero=True, name="encoder_embedding"
     )(src)
-    # The encoder's final state summarises the source; it starts the decoder.
-    _, *state = cell(units, return_state=True, dropout=dropout, name=f"encoder_{kind}")(
-        enc
-    )
+    # The encoder's final state starts the decoder; its per-step outputs are
+    # what the decoder attends to (Luong et al. 2015,
+    # https://arxiv.org/abs/1508.04025), so no single vector has to hold the
+    # whole source.
+    enc_seq, *state = cell(
+        units,
+        return_sequences=True,
+        return_state=True,
+        dropout=dropout,
+        name=f"encoder_{kind}",
+    )(enc)
     dec = layers.Embedding(
         tgt_vocab_size, embed_dim, mask_zero=True, name="decoder_embedding"
     )(tgt)
-    return cell(units, return_sequences=True, dropout=dropout, name=f"decoder_{kind}")(
-        dec, initial_state=state
+    dec_seq = cell(
+        units, return_sequences=True, dropout=dropout, name=f"decoder_{kind}"
+    )(dec, initial_state=state)
+    # (batch, T, units) queries over (batch, S, units) encoder steps.
+    context = ScaledDotProductAttention(name="attention")(
+        dec_seq, enc_seq, enc_seq, attention_mask=ops.expand_dims(src_mask, 1)
     )
+    merged = layers.Concatenate(name="attention_concat")([dec_seq, context])
+    return layers.Dense(units, activation="tanh", name="attention_out")(merged)
 
 
 def build_seq2seq(
@@ -87,7 +105,9 @@ def build_seq2seq(
 ):
     """An encoder–decoder that maps one token sequence to another.
 
-    Article §3.2 (Transformer 编码器-解码器) and §2.3 (RNN seq2seq). Trained
+    Article §3.2 (Transformer 编码器-解码器) and §2.3 (RNN seq2seq; the RNN
+    decoder attends to the encoder's steps with `ScaledDotProductAttention`,
+    Luong-style). Trained
     with teacher forcing: the decoder reads the target shifted right (a start
     token first) and predicts it one step ahead; `decode` then generates
     greedily. Token id 0 is padding everywhere.

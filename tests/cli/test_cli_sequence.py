@@ -1,0 +1,117 @@
+"""train rnn|transformer|seq2seq|gpt and generate, through subprocess."""
+
+import json
+import os
+
+from tests.cli.test_cli import assert_one_line_error, cli
+
+
+def run_dir_of(proc):
+    return proc.stdout.strip().splitlines()[-1].removeprefix("Run saved to ").strip()
+
+
+def test_train_transformer_and_rnn_on_the_order_task(tmp_path):
+    for arch in ("transformer", "rnn"):
+        proc = cli(
+            "train",
+            arch,
+            "--epochs",
+            1,
+            "--num-train",
+            600,
+            "--max-length",
+            16,
+            "--embed-dim",
+            16,
+            "--num-layers",
+            1,
+            "--units",
+            8,
+            "--out",
+            tmp_path,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "bag-of-tokens baseline" in proc.stdout
+        metrics = json.load(open(os.path.join(run_dir_of(proc), "metrics.json")))
+        assert {"test", "bag_of_tokens_baseline"} <= set(metrics)
+
+
+def test_train_seq2seq_lstm_prints_exact_match(tmp_path):
+    proc = cli(
+        "train",
+        "seq2seq",
+        "--kind",
+        "lstm",
+        "--digits",
+        2,
+        "--num-train",
+        500,
+        "--epochs",
+        1,
+        "--units",
+        16,
+        "--embed-dim",
+        8,
+        "--out",
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Held-out test exact match:" in proc.stdout and " -> " in proc.stdout
+    manifest = json.load(open(os.path.join(run_dir_of(proc), "manifest.json")))
+    assert manifest["architecture"] == "seq2seq-lstm"
+
+
+def test_train_gpt_then_generate(tmp_path):
+    text = tmp_path / "story.txt"
+    text.write_text(
+        "从前有座山，山里有座庙。" * 40 + "\nThe end.\n" * 20, encoding="utf-8"
+    )
+    proc = cli(
+        "train",
+        "gpt",
+        "--data",
+        text,
+        "--epochs",
+        1,
+        "--sequence-length",
+        16,
+        "--embed-dim",
+        16,
+        "--num-heads",
+        2,
+        "--num-layers",
+        1,
+        "--out",
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "best n-gram baseline" in proc.stdout
+    run_dir = run_dir_of(proc)
+    for name in (
+        "model.keras",
+        "tokenizer.json",
+        "sample.txt",
+        "history.csv",
+        "learning_curves.png",
+        "manifest.json",
+        "metrics.json",
+    ):
+        assert os.path.isfile(os.path.join(run_dir, name)), name
+    gen = cli(
+        "generate", run_dir, "--prompt", "从前", "--max-new-tokens", 10, "--seed", 3
+    )
+    assert gen.returncode == 0, gen.stderr
+    assert gen.stdout.startswith("从前")
+    again = cli(
+        "generate", run_dir, "--prompt", "从前", "--max-new-tokens", 10, "--seed", 3
+    )
+    assert again.stdout == gen.stdout
+
+
+def test_sequence_error_exits(tmp_path):
+    line = assert_one_line_error(cli("train", "gpt", "--data", tmp_path / "none.txt"))
+    assert "No such text file" in line
+    line = assert_one_line_error(cli("train", "gpt", "--digits", 3))
+    assert "--digits" in line
+    line = assert_one_line_error(cli("generate", tmp_path, "--prompt", "x"))
+    assert "not a readable" in line

@@ -1,0 +1,43 @@
+from collections import Counter
+
+import pytest
+
+from keras_bigmodels.datasets import (
+    addition_tokenizer,
+    load_addition,
+    load_corpus,
+    load_order_task,
+)
+from keras_bigmodels.datasets.sequence_tasks import MARKER_A, MARKER_B
+
+
+def test_addition_is_correct_disjoint_and_seeded():
+    (q, a), (tq, ta) = load_addition(3, num_train=2000, num_test=300, seed=1)
+    for x, y in zip(q + tq, a + ta, strict=True):
+        left, right = x.split("+")
+        assert int(left) + int(right) == int(y) and len(left) <= 3 >= len(right)
+    assert not set(q) & set(tq)
+    assert load_addition(3, 2000, 300, seed=1)[0][0] == q
+    tok = addition_tokenizer()
+    assert tok.decode(tok.encode("12+34")) == "12+34"
+    with pytest.raises(ValueError, match="num_train"):
+        load_addition(1, num_train=80, num_test=10)
+
+
+def test_order_task_needs_order():
+    (x, y), (xt, yt) = load_order_task(num_train=1000, num_test=200, length=20)
+    assert x.shape == (1000, 20) and abs(y.mean() - 0.5) < 0.05
+    for row, label in zip(x[:200], y[:200], strict=True):
+        a, b = list(row).index(MARKER_A), list(row).index(MARKER_B)
+        assert (a < b) == bool(label)
+        # Swapping the markers flips the label but keeps the bag of tokens.
+        swapped = row.copy()
+        swapped[a], swapped[b] = MARKER_B, MARKER_A
+        assert Counter(swapped.tolist()) == Counter(row.tolist())
+    assert (x >= 1).all() and (x < 24).all()
+
+
+def test_corpus_is_real_text():
+    text = load_corpus()
+    assert len(text) > 300_000
+    assert "assert" in text and text.count(" the ") > 1000
