@@ -28,6 +28,7 @@ _SUBMODULES = (
     "datasets",
     "distribute",
     "insight",
+    "losses",
     "layers",
     "models",
     "training",

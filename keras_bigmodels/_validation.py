@@ -77,3 +77,12 @@ def check_int_sequence(name: str, value, allow_empty: bool = False) -> tuple:
             f"Received: {name}={value!r}"
         )
     return tuple(value)
+
+
+def check_divisible(name: str, value: int, by_name: str, by: int) -> None:
+    """Raise unless `value` is a multiple of `by` (e.g. width by attention heads)."""
+    if value % by:
+        raise ValueError(
+            f"`{name}` must be divisible by `{by_name}`. "
+            f"Received: {name}={value}, {by_name}={by}"
+        )

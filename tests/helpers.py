@@ -45,7 +45,7 @@ def run_layer_checks(model, x, tmp_path):
     """For a small functional model wrapping one custom layer: config round trip,
     `.keras` round trip with equal outputs, and one fit step on a regression target.
     """
-    rebuilt = keras.Model.from_config(model.get_config())
+    rebuilt = model.__class__.from_config(model.get_config())
     rebuilt.set_weights(model.get_weights())
     np.testing.assert_allclose(
         rebuilt.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6

@@ -45,6 +45,11 @@ def build_parser() -> _common.OneLineParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    # Cheap checks first, so a mistyped path fails at once, before TensorFlow
+    # spends seconds starting up.
+    problem = args.precheck(args) if hasattr(args, "precheck") else None
+    if problem:
+        return _common.fail(problem, 2 if problem.startswith("unknown") else 1)
     _common.start_tensorflow(args.verbose)
     try:
         return args.run(args)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from keras_bigmodels.cli._common import check_run_folder
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -16,7 +18,13 @@ def add_parser(sub) -> None:
     p.add_argument("--data", required=True, help="a folder of images, or 'digits'")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, precheck=precheck)
+
+
+def precheck(args) -> str | None:
+    return check_run_folder(
+        args.run_dir, ("model.keras", "manifest.json", "class_names.json")
+    )
 
 
 def run(args) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from keras_bigmodels.cli._common import check_run_folder
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -23,7 +25,11 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--seed", type=int, default=None, help="the same seed gives the same text"
     )
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, precheck=precheck)
+
+
+def precheck(args) -> str | None:
+    return check_run_folder(args.run_dir, ("model.keras", "tokenizer.json"))
 
 
 def run(args) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from keras_bigmodels.cli._common import check_run_folder
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -16,7 +18,13 @@ def add_parser(sub) -> None:
     p.add_argument("images", metavar="IMAGE", nargs="+")
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, precheck=precheck)
+
+
+def precheck(args) -> str | None:
+    return check_run_folder(
+        args.run_dir, ("model.keras", "manifest.json", "class_names.json")
+    )
 
 
 def run(args) -> int:

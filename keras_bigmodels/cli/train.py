@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from keras_bigmodels.cli._common import fail, parse_image_size
+from keras_bigmodels.cli._common import parse_image_size
 
 ARCHITECTURES = ("cnn", "rnn", "transformer", "seq2seq", "gpt")
 # Flags that apply to the sequence models; None means "the library's default".
@@ -144,7 +144,7 @@ def add_parser(sub) -> None:
         help="bundled tasks: training examples (default: 50000 addition pairs, "
         "8000 order-task sequences)",
     )
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, precheck=precheck)
 
 
 def _given(args, names) -> dict:
@@ -158,8 +158,6 @@ def _run_cnn(args) -> dict:
     )
 
     data = args.data or "digits"
-    if data != "digits" and not os.path.isdir(data):
-        raise FileNotFoundError(f"--data: no such folder: {data!r} (or use 'digits')")
     overrides = _given(
         args, ("epochs", "batch_size", "learning_rate", "dropout", "patience")
     )
@@ -263,12 +261,21 @@ def _report_sequence(arch, result) -> None:
     print(f"(trained in {result['seconds']:.0f} s)")
 
 
+def precheck(args) -> str | None:
+    arch, data = args.architecture, args.data
+    if arch not in ARCHITECTURES:
+        return f"unknown architecture {arch!r}; choose from: {', '.join(ARCHITECTURES)}"
+    if data is None or (arch == "cnn" and data == "digits"):
+        return None
+    if arch in ("cnn", "rnn", "transformer") and not os.path.isdir(data):
+        return f"--data: no such folder: {data!r}"
+    if arch in ("seq2seq", "gpt") and not os.path.isfile(data):
+        return f"--data: No such text file: {data!r}"
+    return None
+
+
 def run(args) -> int:
     arch = args.architecture
-    if arch not in ARCHITECTURES:
-        return fail(
-            f"unknown architecture {arch!r}; choose from: {', '.join(ARCHITECTURES)}", 2
-        )
     if arch == "cnn":
         result = _run_cnn(args)
         print()

@@ -43,7 +43,7 @@ class ScaledDotProductAttention(keras.layers.Layer):
 
     Call arguments:
         query: (..., seq_q, d_k).
-        key: (..., seq_k, d_k).
+        key: (..., seq_k, d_k). Defaults to `query` (self-attention).
         value: (..., seq_k, d_v). Defaults to `key`.
         attention_mask: boolean, True = attend, broadcastable to
             (..., seq_q, seq_k).
@@ -74,13 +74,14 @@ class ScaledDotProductAttention(keras.layers.Layer):
     def call(
         self,
         query,
-        key,
+        key=None,
         value=None,
         attention_mask=None,
         use_causal_mask=False,
         return_attention_scores=False,
         training=None,
     ):
+        key = query if key is None else key  # self-attention, e.g. in Sequential
         value = key if value is None else value
         d_k = ops.shape(query)[-1]
         # Scaling Q (seq_q x d) is cheaper than scaling QKᵀ (seq_q x seq_k).
@@ -113,7 +114,8 @@ class ScaledDotProductAttention(keras.layers.Layer):
             return output, weights
         return output
 
-    def compute_output_shape(self, query_shape, key_shape, value_shape=None):
+    def compute_output_shape(self, query_shape, key_shape=None, value_shape=None):
+        key_shape = query_shape if key_shape is None else key_shape
         value_shape = key_shape if value_shape is None else value_shape
         return tuple(query_shape[:-1]) + (value_shape[-1],)
 

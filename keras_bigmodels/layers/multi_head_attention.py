@@ -29,7 +29,7 @@ class MultiHeadAttention(keras.layers.Layer):
 
     Call arguments:
         query: (batch, seq_q, dim_q).
-        value: (batch, seq_k, dim_v).
+        value: (batch, seq_k, dim_v); defaults to `query` (self-attention).
         key: (batch, seq_k, dim_k); defaults to `value`.
         attention_mask: boolean (batch, seq_q, seq_k), True = attend.
         use_causal_mask: bool.
@@ -89,7 +89,8 @@ class MultiHeadAttention(keras.layers.Layer):
         )
         self._output_dense = None
 
-    def build(self, query_shape, value_shape, key_shape=None):
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        value_shape = query_shape if value_shape is None else value_shape
         key_shape = value_shape if key_shape is None else key_shape
         self._query_dense.build(query_shape)
         self._key_dense.build(key_shape)
@@ -115,13 +116,14 @@ class MultiHeadAttention(keras.layers.Layer):
     def call(
         self,
         query,
-        value,
+        value=None,
         key=None,
         attention_mask=None,
         use_causal_mask=False,
         return_attention_scores=False,
         training=None,
     ):
+        value = query if value is None else value  # self-attention
         key = value if key is None else key
         v_dim = self.value_dim or self.key_dim
         q = self._split_heads(self._query_dense(query), self.key_dim)
@@ -147,7 +149,7 @@ class MultiHeadAttention(keras.layers.Layer):
             return out, weights
         return out
 
-    def compute_output_shape(self, query_shape, value_shape, key_shape=None):
+    def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
         return tuple(query_shape[:-1]) + (self.output_dim or query_shape[-1],)
 
     def get_config(self):

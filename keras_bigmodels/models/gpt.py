@@ -61,11 +61,7 @@ def build_gpt(
     ):
         V.check_positive_int(arg, value)
     V.check_fraction("dropout", dropout, allow_none=False)
-    if embed_dim % num_heads:
-        raise ValueError(
-            "`embed_dim` must be divisible by `num_heads`. "
-            f"Received: embed_dim={embed_dim}, num_heads={num_heads}"
-        )
+    V.check_divisible("embed_dim", embed_dim, "num_heads", num_heads)
     tokens = keras.Input((None,), dtype="int32", name="tokens")
     # In a language model id 0 is a real token, not padding: no padding mask.
     x, _ = embed_tokens(
@@ -105,7 +101,8 @@ def generate(
 
     Each new token is sampled from softmax(logits / temperature), restricted
     to the `top_k` most likely tokens when given; `temperature=0` picks the
-    most likely token. The same seed always gives the same text.
+    most likely token. The same seed always gives the same text. With a
+    tokenizer, padding and the unknown token are never emitted.
 
     Args:
         model: a `build_gpt` model.
@@ -148,6 +145,8 @@ def generate(
         buf[0, : len(window)] = window
         buf[0, len(window) :] = 0
         logits = np.asarray(model(buf, training=False)[0, len(window) - 1], "float64")
+        if tokenizer is not None:
+            logits[:2] = -np.inf  # never emit padding (0) or [UNK] (1) as text
         if temperature == 0:
             nxt = int(np.argmax(logits))
         else:

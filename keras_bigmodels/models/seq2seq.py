@@ -150,11 +150,7 @@ def build_seq2seq(
     src = keras.Input((None,), dtype="int32", name="source")
     tgt = keras.Input((None,), dtype="int32", name="decoder_input")
     if kind == "transformer":
-        if embed_dim % num_heads:
-            raise ValueError(
-                "`embed_dim` must be divisible by `num_heads`. "
-                f"Received: embed_dim={embed_dim}, num_heads={num_heads}"
-            )
+        V.check_divisible("embed_dim", embed_dim, "num_heads", num_heads)
         x = _transformer_seq2seq(
             src,
             tgt,

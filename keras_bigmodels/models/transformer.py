@@ -78,11 +78,7 @@ def build_transformer(
         ("num_layers", num_layers),
     ):
         V.check_positive_int(arg, value)
-    if embed_dim % num_heads:
-        raise ValueError(
-            "`embed_dim` must be divisible by `num_heads`. "
-            f"Received: embed_dim={embed_dim}, num_heads={num_heads}"
-        )
+    V.check_divisible("embed_dim", embed_dim, "num_heads", num_heads)
     tokens = keras.Input((None,), dtype="int32", name="tokens")
     x, padding_mask = embed_tokens(
         tokens, vocab_size, embed_dim, max_length, positions, dropout, "encoder"

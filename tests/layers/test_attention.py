@@ -159,3 +159,37 @@ def test_invalid_arguments(kwargs, name):
     if name == "dropout":
         with pytest.raises(ValueError, match="dropout"):
             ScaledDotProductAttention(dropout=1.5)
+
+
+def test_self_attention_in_a_sequential_model(tmp_path):
+    model = keras.Sequential(
+        [
+            keras.Input((None, 8)),
+            MultiHeadAttention(2, 4, name="mha"),
+            ScaledDotProductAttention(name="sdpa"),
+        ]
+    )
+    x = rand(2, 5, 8)
+    assert model.predict(x, verbose=0).shape == (2, 5, 8)
+    run_layer_checks(model, x, tmp_path)
+
+
+def test_gpt_under_mixed_precision():
+    import keras_bigmodels as kb
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = kb.build_gpt(
+            20,
+            max_length=8,
+            embed_dim=16,
+            num_heads=2,
+            num_layers=1,
+            intermediate_dim=32,
+        )
+        logits = model(np.array([[1, 2, 3, 4]]))
+        assert logits.dtype == "float32" and np.isfinite(np.asarray(logits)).all()
+        block = model.get_layer("block1")
+        assert block.compute_dtype == "float16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
