@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS = {
+    "build_autoencoder": "keras_bigmodels.models.autoencoder",
+    "reconstruction_error": "keras_bigmodels.models.autoencoder",
     "build_cnn": "keras_bigmodels.models.cnn",
     "build_gpt": "keras_bigmodels.models.gpt",
     "build_rnn": "keras_bigmodels.models.rnn",

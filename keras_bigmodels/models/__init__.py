@@ -1,5 +1,11 @@
 """Model builders, one per file."""
 
+from keras_bigmodels.models.autoencoder import (
+    Autoencoder,
+    VariationalAutoencoder,
+    build_autoencoder,
+    reconstruction_error,
+)
 from keras_bigmodels.models.cnn import build_cnn
 from keras_bigmodels.models.gpt import build_gpt, generate
 from keras_bigmodels.models.rnn import build_rnn
@@ -7,6 +13,10 @@ from keras_bigmodels.models.seq2seq import build_seq2seq, decode
 from keras_bigmodels.models.transformer import build_transformer
 
 __all__ = [
+    "Autoencoder",
+    "VariationalAutoencoder",
+    "build_autoencoder",
+    "reconstruction_error",
     "build_cnn",
     "build_gpt",
     "build_rnn",
