@@ -165,6 +165,7 @@ class Run:
         patience: int,
         verbose="auto",
         monitor: str = "val_loss",
+        reduce_lr: bool = True,
     ):
         """`model.fit` with checkpointing, early stopping, LR decay and a CSV log."""
         import keras
@@ -176,11 +177,14 @@ class Run:
             keras.callbacks.EarlyStopping(
                 monitor=monitor, patience=patience, restore_best_weights=True
             ),
-            keras.callbacks.ReduceLROnPlateau(
-                monitor=monitor, factor=0.3, patience=max(1, patience // 2 - 1)
-            ),
             keras.callbacks.CSVLogger(self.path(HISTORY_FILE)),
         ]
+        if reduce_lr:  # not with a learning-rate schedule, which it cannot set
+            callbacks.append(
+                keras.callbacks.ReduceLROnPlateau(
+                    monitor=monitor, factor=0.3, patience=max(1, patience // 2 - 1)
+                )
+            )
         # shuffle=False: the datasets reshuffle themselves every epoch, and
         # Keras warns that it cannot shuffle a tf.data.Dataset.
         return model.fit(
