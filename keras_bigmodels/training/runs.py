@@ -166,23 +166,30 @@ class Run:
         verbose="auto",
         monitor: str = "val_loss",
         reduce_lr: bool = True,
+        mode: str = "min",
     ):
         """`model.fit` with checkpointing, early stopping, LR decay and a CSV log."""
         import keras
 
         callbacks = [
             keras.callbacks.ModelCheckpoint(
-                self.path(MODEL_FILE), monitor=monitor, save_best_only=True
+                self.path(MODEL_FILE), monitor=monitor, mode=mode, save_best_only=True
             ),
             keras.callbacks.EarlyStopping(
-                monitor=monitor, patience=patience, restore_best_weights=True
+                monitor=monitor,
+                mode=mode,
+                patience=patience,
+                restore_best_weights=True,
             ),
             keras.callbacks.CSVLogger(self.path(HISTORY_FILE)),
         ]
         if reduce_lr:  # not with a learning-rate schedule, which it cannot set
             callbacks.append(
                 keras.callbacks.ReduceLROnPlateau(
-                    monitor=monitor, factor=0.3, patience=max(1, patience // 2 - 1)
+                    monitor=monitor,
+                    mode=mode,
+                    factor=0.3,
+                    patience=max(1, patience // 2 - 1),
                 )
             )
         # shuffle=False: the datasets reshuffle themselves every epoch, and

@@ -33,6 +33,7 @@ from keras_bigmodels.models.seq2seq import build_seq2seq, decode
 from keras_bigmodels.models.transformer import build_transformer
 from keras_bigmodels.training import runs
 from keras_bigmodels.training.distribute import describe_devices, get_strategy
+from keras_bigmodels.training.metrics import SequenceExactMatch
 from keras_bigmodels.training.seed import set_seed
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -272,7 +273,7 @@ def train_seq2seq(
     num_layers: int = 2,
     units: int = 256,
     dropout: float = 0.1,
-    patience: int = 6,
+    patience: int = 8,
     seed: int = 0,
     out: str = "runs",
     verbose="auto",
@@ -334,6 +335,7 @@ def train_seq2seq(
             keras.losses.SparseCategoricalCrossentropy(
                 from_logits=True, ignore_class=0
             ),
+            [SequenceExactMatch()],
         )
     run = runs.Run(
         out,
@@ -368,7 +370,18 @@ def train_seq2seq(
         },
     )
     tok.save(run.path(TOKENIZER_FILE))
-    history = run.fit(model, train, val, epochs, patience, verbose)
+    # Keep the epoch with the best whole-answer accuracy, not the lowest
+    # token loss: the two part ways once the model is nearly right.
+    history = run.fit(
+        model,
+        train,
+        val,
+        epochs,
+        patience,
+        verbose,
+        monitor="val_exact_match",
+        mode="max",
+    )
     em, preds = exact_match(model, tok, test_src, test_tgt, src_len, tgt_len)
     examples = [
         {"source": s, "target": t, "prediction": p}

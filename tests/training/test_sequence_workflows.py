@@ -114,3 +114,27 @@ def test_gpt_run_reports_ngram_baselines_and_generates(tmp_path):
     out = sequence.generate_from_run(r["run_dir"], "line 3", 20, seed=0)
     assert out.startswith("line 3") and len(out) == 26
     assert out == sequence.generate_from_run(r["run_dir"], "line 3", 20, seed=0)
+
+
+def test_teacher_forced_exact_match_equals_greedy_decoding():
+    import numpy as np
+
+    import keras_bigmodels as kb
+    from keras_bigmodels.training.metrics import SequenceExactMatch
+
+    model = kb.build_seq2seq(12, 12, max_length=8, kind="gru", units=16, embed_dim=8)
+    rng = np.random.default_rng(0)
+    src = rng.integers(3, 12, (64, 5)).astype("int32")
+    # Targets: the model's own greedy output for half, random for the rest.
+    greedy = kb.decode(model, src, start_id=2, end_id=3, max_length=4)
+    tgt = greedy.copy()
+    tgt[32:] = rng.integers(4, 12, (32, 4))
+    dec_in = np.concatenate([np.full((64, 1), 2), tgt[:, :-1]], axis=1)
+    metric = SequenceExactMatch()
+    metric.update_state(tgt, model.predict([src, dec_in], verbose=0))
+    decoded = kb.decode(model, src, 2, 3, 4)
+    expected = np.mean(
+        [(d == t)[t != 0].all() for d, t in zip(decoded, tgt, strict=True)]
+    )
+    assert float(metric.result()) == pytest.approx(expected)
+    assert expected >= 0.5
