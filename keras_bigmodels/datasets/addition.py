@@ -65,6 +65,10 @@ def load_addition(
                 pairs.append((a, b))
                 if len(pairs) == total:
                     break
+    # Short operands are few (only 100 one-digit pairs exist), so the unique
+    # draws meet them all early; shuffle before splitting so that train, test
+    # and any validation slice share one distribution.
+    pairs = [pairs[i] for i in rng.permutation(len(pairs))]
     questions = [f"{a}+{b}" for a, b in pairs]
     answers = [str(a + b) for a, b in pairs]
     return (

@@ -1,5 +1,6 @@
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from keras_bigmodels.datasets import (
@@ -41,3 +42,15 @@ def test_corpus_is_real_text():
     text = load_corpus()
     assert len(text) > 300_000
     assert "assert" in text and text.count(" the ") > 1000
+
+
+def test_addition_splits_share_one_distribution():
+    (q, _), (tq, _) = load_addition(3, num_train=20000, num_test=4000, seed=0)
+
+    def short_share(questions):
+        return np.mean([max(map(len, x.split("+"))) == 1 for x in questions])
+
+    # One-digit sums are rare overall; every slice must hold its share of them.
+    overall = short_share(q + tq)
+    for part in (q[:2000], q[-2000:], tq):
+        assert abs(short_share(part) - overall) < 0.01

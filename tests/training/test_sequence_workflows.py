@@ -50,13 +50,13 @@ def test_rnn_on_a_folder_of_text_files(tmp_path):
 
 
 def test_seq2seq_learns_two_digit_addition(tmp_path):
-    # Reduced size: 2 digits, 4,500 pairs, 15 short epochs (about 2,000 steps).
+    # Reduced size: 2 digits, 4,500 pairs, 25 short epochs (about 3,400 steps).
     r = sequence.train_seq2seq(
         "transformer",
         digits=2,
         num_train=4500,
         num_test=300,
-        epochs=15,
+        epochs=25,
         batch_size=32,
         embed_dim=64,
         num_layers=1,
