@@ -150,6 +150,16 @@ class VariationalAutoencoder(Autoencoder):
         return config
 
 
+def _code_head(x, latent_dim, variational):
+    """The encoder's last layer: one code, or (z_mean, z_log_var) for a VAE."""
+    if variational:
+        return [
+            layers.Dense(latent_dim, name="z_mean")(x),
+            layers.Dense(latent_dim, name="z_log_var")(x),
+        ]
+    return layers.Dense(latent_dim, name="code")(x)
+
+
 def _dense_parts(input_shape, latent_dim, hidden, linear, variational):
     flat = int(np.prod(input_shape))
     act = None if linear else "relu"
@@ -157,13 +167,7 @@ def _dense_parts(input_shape, latent_dim, hidden, linear, variational):
     x = layers.Flatten(name="flatten")(x_in)
     for i, units in enumerate(hidden, 1):
         x = layers.Dense(units, activation=act, name=f"enc_dense{i}")(x)
-    if variational:
-        codes = [
-            layers.Dense(latent_dim, name="z_mean")(x),
-            layers.Dense(latent_dim, name="z_log_var")(x),
-        ]
-    else:
-        codes = layers.Dense(latent_dim, name="code")(x)
+    codes = _code_head(x, latent_dim, variational)
     encoder = keras.Model(x_in, codes, name="encoder")
     z_in = keras.Input((latent_dim,), name="code")
     y = z_in
@@ -174,7 +178,7 @@ def _dense_parts(input_shape, latent_dim, hidden, linear, variational):
     return encoder, keras.Model(z_in, y, name="decoder")
 
 
-def _conv_parts(input_shape, latent_dim, filters, variational):
+def _conv_parts(input_shape, latent_dim, filters):
     h, w, c = input_shape
     if h % 4 or w % 4:
         raise ValueError(
@@ -188,13 +192,7 @@ def _conv_parts(input_shape, latent_dim, filters, variational):
             f, 3, strides=2, padding="same", activation="relu", name=f"enc_conv{i}"
         )(x)
     x = layers.Flatten(name="flatten")(x)
-    if variational:
-        codes = [
-            layers.Dense(latent_dim, name="z_mean")(x),
-            layers.Dense(latent_dim, name="z_log_var")(x),
-        ]
-    else:
-        codes = layers.Dense(latent_dim, name="code")(x)
+    codes = _code_head(x, latent_dim, variational=False)
     encoder = keras.Model(x_in, codes, name="encoder")
     z_in = keras.Input((latent_dim,), name="code")
     y = layers.Dense(
@@ -271,7 +269,7 @@ def build_autoencoder(
                 "kind='conv' needs input_shape (height, width, channels). "
                 f"Received: input_shape={input_shape}"
             )
-        encoder, decoder = _conv_parts(input_shape, latent_dim, filters, False)
+        encoder, decoder = _conv_parts(input_shape, latent_dim, filters)
     else:
         encoder, decoder = _dense_parts(
             input_shape,
