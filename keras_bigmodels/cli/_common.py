@@ -71,13 +71,3 @@ def parse_image_size(text: str) -> tuple[int, int]:
             f"expected N or HxW with positive integers, got {text!r}"
         )
     return tuple(parts)
-
-
-def check_run_folder(run_dir: str, needs=("model.keras",)) -> str | None:
-    """An error line if `run_dir` is not a folder holding the files `needs`."""
-    if not os.path.isdir(run_dir):
-        return f"Run folder not found: {run_dir!r}"
-    missing = [f for f in needs if not os.path.isfile(os.path.join(run_dir, f))]
-    if missing:
-        return f"{run_dir!r} is not a readable run folder: missing {', '.join(missing)}"
-    return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from keras_bigmodels.cli._common import check_run_folder
+from keras_bigmodels._paths import run_folder_problem
 
 
 def add_parser(sub) -> None:
@@ -22,7 +22,7 @@ def add_parser(sub) -> None:
 
 
 def precheck(args) -> str | None:
-    return check_run_folder(
+    return run_folder_problem(
         args.run_dir, ("model.keras", "manifest.json", "class_names.json")
     )
 

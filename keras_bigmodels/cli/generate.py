@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keras_bigmodels.cli._common import check_run_folder
+from keras_bigmodels._paths import run_folder_problem
 
 
 def add_parser(sub) -> None:
@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
 
 
 def precheck(args) -> str | None:
-    return check_run_folder(args.run_dir, ("model.keras", "tokenizer.json"))
+    return run_folder_problem(args.run_dir, ("model.keras", "tokenizer.json"))
 
 
 def run(args) -> int:

@@ -21,6 +21,8 @@ import sys
 
 import numpy as np
 
+from keras_bigmodels._paths import run_folder_problem
+
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
@@ -89,17 +91,9 @@ def library_versions() -> dict:
 def check_run_dir(run_dir) -> str:
     """Return `run_dir` if it is a readable run folder, else raise a clear error."""
     run_dir = os.fspath(run_dir)
-    if not os.path.isdir(run_dir):
-        raise FileNotFoundError(f"Run folder not found: {run_dir!r}")
-    missing = [
-        f
-        for f in (MODEL_FILE, MANIFEST_FILE, CLASS_NAMES_FILE)
-        if not os.path.isfile(os.path.join(run_dir, f))
-    ]
-    if missing:
-        raise ValueError(
-            f"{run_dir!r} is not a readable run folder: missing {', '.join(missing)}"
-        )
+    problem = run_folder_problem(run_dir, (MODEL_FILE, MANIFEST_FILE, CLASS_NAMES_FILE))
+    if problem:
+        raise (ValueError if os.path.isdir(run_dir) else FileNotFoundError)(problem)
     return run_dir
 
 
