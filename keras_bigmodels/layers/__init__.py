@@ -1,6 +1,7 @@
 """The article's formulas as Keras layers, one public class per file."""
 
 from keras_bigmodels.layers.attention import ScaledDotProductAttention
+from keras_bigmodels.layers.minibatch_std import MinibatchStdDev
 from keras_bigmodels.layers.multi_head_attention import MultiHeadAttention
 from keras_bigmodels.layers.position_embedding import PositionEmbedding
 from keras_bigmodels.layers.positional_encoding import PositionalEncoding
@@ -10,6 +11,7 @@ from keras_bigmodels.layers.transformer_blocks import (
 )
 
 __all__ = [
+    "MinibatchStdDev",
     "MultiHeadAttention",
     "PositionEmbedding",
     "PositionalEncoding",

@@ -14,7 +14,7 @@ import numpy as np
 from keras import layers, ops
 
 from keras_bigmodels import _validation as V
-from keras_bigmodels._export import export
+from keras_bigmodels._export import export, from_config_with_submodels
 
 KINDS = ("dense", "conv", "denoising", "variational")
 
@@ -60,10 +60,7 @@ class Autoencoder(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["encoder"] = keras.layers.deserialize(config["encoder"])
-        config["decoder"] = keras.layers.deserialize(config["decoder"])
-        return cls(**config)
+        return from_config_with_submodels(cls, config, ("encoder", "decoder"))
 
 
 @export
