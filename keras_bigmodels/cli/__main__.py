@@ -15,10 +15,11 @@ from keras_bigmodels.cli import (
     generate,
     info,
     predict,
+    sample,
     train,
 )
 
-COMMANDS = (train, evaluate, predict, generate, datasets, info)
+COMMANDS = (train, evaluate, predict, generate, sample, datasets, info)
 
 
 def build_parser() -> _common.OneLineParser:

@@ -6,7 +6,7 @@ import os
 
 from keras_bigmodels.cli._common import parse_image_size
 
-ARCHITECTURES = ("cnn", "rnn", "transformer", "seq2seq", "gpt")
+ARCHITECTURES = ("cnn", "rnn", "transformer", "seq2seq", "gpt", "gan", "autoencoder")
 # Flags that apply to the sequence models; None means "the library's default".
 SEQUENCE_FLAGS = (
     "kind",
@@ -37,7 +37,8 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--data",
         default=None,
-        help="cnn: 'digits' (default) or an image folder; rnn/transformer: a folder "
+        help="cnn, gan, autoencoder: 'digits' (default) or an image folder; "
+        "rnn/transformer: a folder "
         "of class sub-folders of .txt files (default: the bundled order task); "
         "seq2seq: a TSV file of source<TAB>target lines (default: 3-digit "
         "addition); gpt: a UTF-8 text file (default: the bundled corpus)",
@@ -107,7 +108,8 @@ def add_parser(sub) -> None:
         "--kind",
         default=None,
         help="seq2seq: transformer (default), lstm or gru; "
-        "rnn: lstm (default), gru or simple",
+        "rnn: lstm (default), gru or simple; "
+        "autoencoder: dense (default), conv, denoising or variational",
     )
     seq.add_argument(
         "--level",
@@ -143,6 +145,42 @@ def add_parser(sub) -> None:
         default=None,
         help="bundled tasks: training examples (default: 50000 addition pairs, "
         "8000 order-task sequences)",
+    )
+    gen = p.add_argument_group("gan, autoencoder (also --image-size, --color-mode)")
+    gen.add_argument(
+        "--latent-dim",
+        type=int,
+        default=None,
+        help="code size (default: gan 64, autoencoder 16)",
+    )
+    gen.add_argument(
+        "--conditional",
+        action="store_true",
+        help="gan: condition both networks on the class label",
+    )
+    gen.add_argument("--filters", type=int, default=None, help="gan: network width")
+    gen.add_argument(
+        "--d-steps",
+        type=int,
+        default=None,
+        help="gan: discriminator updates per generator update (default: 1)",
+    )
+    gen.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help="gan: generated images judged at the end (default: 1000)",
+    )
+    gen.add_argument(
+        "--judge-epochs",
+        type=int,
+        default=None,
+        help="gan: most epochs of the judging classifier (default: 60)",
+    )
+    gen.add_argument(
+        "--linear",
+        action="store_true",
+        help="autoencoder: no activations (its optimum is PCA)",
     )
     p.set_defaults(run=run, precheck=precheck)
 
@@ -261,13 +299,74 @@ def _report_sequence(arch, result) -> None:
     print(f"(trained in {result['seconds']:.0f} s)")
 
 
+def _run_generative(args) -> dict:
+    from keras_bigmodels.training import generative
+
+    kw = _given(
+        args,
+        (
+            "epochs",
+            "batch_size",
+            "learning_rate",
+            "latent_dim",
+            "image_size",
+            "color_mode",
+        ),
+    )
+    kw.update(
+        data=args.data or "digits", seed=args.seed, out=args.out, strategy=args.strategy
+    )
+    if args.architecture == "gan":
+        if args.kind is not None or args.linear:
+            raise ValueError("--kind and --linear apply to 'train autoencoder'")
+        kw.update(_given(args, ("filters", "d_steps", "samples", "judge_epochs")))
+        return generative.train_gan(conditional=args.conditional, **kw)
+    gan_only = ("conditional", "filters", "d_steps", "samples", "judge_epochs")
+    if any(getattr(args, n) for n in gan_only):
+        flags = ", ".join("--" + n.replace("_", "-") for n in gan_only)
+        raise ValueError(f"{flags} apply to 'train gan'")
+    kw.update(_given(args, ("kind", "patience")))
+    return generative.train_autoencoder(linear=args.linear, **kw)
+
+
+def _report_generative(arch, result) -> None:
+    m = result["metrics"]
+    if arch == "autoencoder":
+        print(
+            f"Held-out reconstruction MSE: {m['test']['reconstruction_mse']:.5f}   "
+            f"PCA with {m['pca']['code_size']} components: "
+            f"{m['pca']['reconstruction_mse']:.5f}   "
+            f"ratio {m['ratio_to_pca']:.3f}"
+        )
+    elif "samples" in m:
+        s, fd = m["samples"], m["frechet_distance"]
+        print(
+            f"Judge (a CNN trained on the real images): "
+            f"{100 * m['judge_test_accuracy']:.2f}% held-out accuracy"
+        )
+        print(
+            f"Generated samples with a class at probability >= 0.9: "
+            f"{100 * s['confident_fraction']:.1f}% of {s['samples']}; "
+            f"classes present: {s['classes_present']} of {len(s['class_counts'])}"
+        )
+        print(f"  samples per class: {s['class_counts']}")
+        print(
+            f"Frechet distance to held-out images: {fd['final']:.2f} "
+            f"(best epoch {fd['best']:.2f}; real train vs held-out: "
+            f"{fd['real_train_vs_test']:.2f})"
+        )
+    print(f"(trained in {result['seconds']:.0f} s)")
+
+
 def precheck(args) -> str | None:
     arch, data = args.architecture, args.data
     if arch not in ARCHITECTURES:
         return f"unknown architecture {arch!r}; choose from: {', '.join(ARCHITECTURES)}"
-    if data is None or (arch == "cnn" and data == "digits"):
+    if data is None or (arch in ("cnn", "gan", "autoencoder") and data == "digits"):
         return None
-    if arch in ("cnn", "rnn", "transformer") and not os.path.isdir(data):
+    if arch in ("cnn", "rnn", "transformer", "gan", "autoencoder") and not (
+        os.path.isdir(data)
+    ):
         return f"--data: no such folder: {data!r}"
     if arch in ("seq2seq", "gpt") and not os.path.isfile(data):
         return f"--data: No such text file: {data!r}"
@@ -280,6 +379,10 @@ def run(args) -> int:
         result = _run_cnn(args)
         print()
         _report_cnn(result)
+    elif arch in ("gan", "autoencoder"):
+        result = _run_generative(args)
+        print()
+        _report_generative(arch, result)
     else:
         result = _run_sequence(args)
         print()

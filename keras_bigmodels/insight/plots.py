@@ -83,3 +83,55 @@ def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(matrix, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
     return matrix
+
+
+def image_grid(images, value_range=(0.0, 255.0), ncols: int | None = None, pad=1):
+    """Tile a batch of images into one uint8 image with `pad` pixels between.
+
+    Args:
+        images: array (N, H, W, C) with C 1 or 3 (or (N, H, W)).
+        value_range: (low, high) of the input values, mapped onto 0..255:
+            (-1, 1) for a GAN generator's tanh output, (0, 1) for an
+            autoencoder's, (0, 255) for uint8 batches.
+        ncols: int or None. Columns (default: a near-square grid).
+        pad: int. Pixels of mid-grey between cells.
+
+    Returns:
+        uint8 array (rows·(H+pad)−pad, ncols·(W+pad)−pad, C).
+    """
+    images = np.asarray(images, "float64")
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3) or not len(images):
+        raise ValueError(
+            "`images` must be a non-empty (N, H, W, 1|3) array. "
+            f"Received: shape {images.shape}"
+        )
+    low, high = value_range
+    images = np.clip((images - low) * (255.0 / (high - low)), 0, 255)
+    n, h, w, c = images.shape
+    ncols = ncols or int(np.ceil(np.sqrt(n)))
+    nrows = int(np.ceil(n / ncols))
+    grid = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad, c), 128.0)
+    for i, img in enumerate(images):
+        top, left = (i // ncols) * (h + pad), (i % ncols) * (w + pad)
+        grid[top : top + h, left : left + w] = img
+    return np.round(grid).astype(np.uint8)
+
+
+def save_image_grid(images, path, value_range=(0.0, 255.0), ncols=None, min_cell=48):
+    """Write `image_grid(images, ...)` as a PNG, upscaled (nearest) so that
+    each cell is at least `min_cell` pixels high: 8x8 digits stay visible.
+
+    Returns:
+        The path written.
+    """
+    from PIL import Image
+
+    h = np.asarray(images).shape[1]
+    scale = max(1, int(np.ceil(min_cell / h)))
+    grid = image_grid(images, value_range, ncols, pad=1)
+    grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
+    mode_img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
+    mode_img.save(path, format="PNG")
+    return os.fspath(path)

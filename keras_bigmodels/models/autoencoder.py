@@ -40,6 +40,8 @@ class Autoencoder(keras.Model):
         self.decoder = decoder
         self.noise_stddev = V.check_non_negative("noise_stddev", noise_stddev)
         self._noise = layers.GaussianNoise(noise_stddev) if noise_stddev else None
+        # The functional encoder and decoder already own every weight.
+        self.built = encoder.built and decoder.built
 
     def call(self, inputs, training=None):
         x = inputs

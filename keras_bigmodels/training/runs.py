@@ -88,10 +88,10 @@ def library_versions() -> dict:
     }
 
 
-def check_run_dir(run_dir) -> str:
-    """Return `run_dir` if it is a readable run folder, else raise a clear error."""
+def check_run_dir(run_dir, needs=(MODEL_FILE, MANIFEST_FILE, CLASS_NAMES_FILE)) -> str:
+    """Return `run_dir` if it is a run folder holding `needs`, else raise."""
     run_dir = os.fspath(run_dir)
-    problem = run_folder_problem(run_dir, (MODEL_FILE, MANIFEST_FILE, CLASS_NAMES_FILE))
+    problem = run_folder_problem(run_dir, needs)
     if problem:
         raise (ValueError if os.path.isdir(run_dir) else FileNotFoundError)(problem)
     return run_dir
@@ -206,7 +206,7 @@ class Run:
         model.save(self.path(MODEL_FILE))  # restored best weights, optimizer state
         write_json(
             self.path(METRICS_FILE),
-            {**metrics, "epochs_run": len(history.history["loss"])},
+            {**metrics, "epochs_run": len(history.epoch)},
         )
         plot_history(history.history, self.path("learning_curves.png"))
         self.manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
