@@ -16,6 +16,7 @@ _EXPORTS = {
     "build_autoencoder": "keras_bigmodels.models.autoencoder",
     "reconstruction_error": "keras_bigmodels.models.autoencoder",
     "build_cnn": "keras_bigmodels.models.cnn",
+    "build_gan": "keras_bigmodels.models.gan",
     "build_gpt": "keras_bigmodels.models.gpt",
     "build_rnn": "keras_bigmodels.models.rnn",
     "build_seq2seq": "keras_bigmodels.models.seq2seq",

@@ -7,6 +7,7 @@ from keras_bigmodels.models.autoencoder import (
     reconstruction_error,
 )
 from keras_bigmodels.models.cnn import build_cnn
+from keras_bigmodels.models.gan import GAN, build_gan
 from keras_bigmodels.models.gpt import build_gpt, generate
 from keras_bigmodels.models.rnn import build_rnn
 from keras_bigmodels.models.seq2seq import build_seq2seq, decode
@@ -18,6 +19,8 @@ __all__ = [
     "build_autoencoder",
     "reconstruction_error",
     "build_cnn",
+    "GAN",
+    "build_gan",
     "build_gpt",
     "build_rnn",
     "build_seq2seq",

@@ -191,3 +191,16 @@ def test_rgb_builder_shapes():
     gan = build_gan((16, 12, 3), latent_dim=8, filters=4)
     assert gan.generator.output_shape == (None, 16, 12, 3)
     assert gan.discriminator.output_shape == (None, 1)
+
+
+def test_trains_under_mixed_precision():
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        gan = tiny_gan()
+        assert isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+        hist = gan.fit(REAL, batch_size=8, epochs=1, verbose=0).history
+        images = gan.generate(3, seed=0)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert np.isfinite(hist["d_loss"][0]) and np.isfinite(hist["g_loss"][0])
+    assert images.dtype == np.float32 and np.abs(images).max() <= 1
