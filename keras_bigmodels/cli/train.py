@@ -350,6 +350,11 @@ def _report_generative(arch, result) -> None:
             f"classes present: {s['classes_present']} of {len(s['class_counts'])}"
         )
         print(f"  samples per class: {s['class_counts']}")
+        if "label_agreement" in s:
+            print(
+                "  judged class = the class asked for: "
+                f"{100 * s['label_agreement']:.1f}%"
+            )
         print(
             f"Frechet distance to held-out images: {fd['final']:.2f} "
             f"(best epoch {fd['best']:.2f}; real train vs held-out: "

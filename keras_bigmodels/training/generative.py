@@ -147,19 +147,25 @@ def judge_samples(gan, classifier, n: int = 1000, seed: int = 1) -> dict:
     Returns:
         dict: `confident_fraction` (share of samples whose top class has
         probability >= 0.9), `class_counts` (top class of each sample) and
-        `classes_present`.
+        `classes_present`; for a class-conditional GAN (asked for the classes
+        0, 1, 2, ... in turn) also `label_agreement`, the share whose top
+        class is the one asked for.
     """
     low, high = gan.real_range
     images = (gan.generate(n, seed=seed) + 1.0) * ((high - low) / 2.0) + low
     probs = classifier.predict(images, batch_size=256, verbose=0)
     top = probs.argmax(axis=1)
     counts = np.bincount(top, minlength=probs.shape[1])
-    return {
+    result = {
         "samples": n,
         "confident_fraction": float(np.mean(probs.max(axis=1) >= CONFIDENCE)),
         "class_counts": counts.tolist(),
         "classes_present": int(np.count_nonzero(counts)),
     }
+    if gan.num_classes is not None:
+        asked = np.arange(n) % gan.num_classes  # what `generate` cycles through
+        result["label_agreement"] = float(np.mean(top == asked))
+    return result
 
 
 # --- GAN ---------------------------------------------------------------------

@@ -28,6 +28,7 @@ def test_train_gan_then_sample(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Frechet distance to held-out images:" in proc.stdout
     assert "classes present:" in proc.stdout
+    assert "the class asked for" in proc.stdout  # conditional: label agreement
     run_dir = run_dir_of(proc)
     manifest = json.load(open(os.path.join(run_dir, "manifest.json")))
     assert manifest["architecture"] == "dcgan-conditional"
