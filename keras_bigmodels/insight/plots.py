@@ -85,6 +85,13 @@ def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
     return matrix
 
 
+def to_uint8(images, value_range=(0.0, 255.0)) -> np.ndarray:
+    """Map `value_range` = (low, high) linearly onto 0..255; clipped, as uint8."""
+    low, high = value_range
+    scaled = (np.asarray(images, "float64") - low) * (255.0 / (high - low))
+    return np.round(np.clip(scaled, 0, 255)).astype(np.uint8)
+
+
 def image_grid(images, value_range=(0.0, 255.0), ncols: int | None = None, pad=1):
     """Tile a batch of images into one uint8 image with `pad` pixels between.
 
@@ -107,16 +114,15 @@ def image_grid(images, value_range=(0.0, 255.0), ncols: int | None = None, pad=1
             "`images` must be a non-empty (N, H, W, 1|3) array. "
             f"Received: shape {images.shape}"
         )
-    low, high = value_range
-    images = np.clip((images - low) * (255.0 / (high - low)), 0, 255)
+    images = to_uint8(images, value_range)
     n, h, w, c = images.shape
     ncols = ncols or int(np.ceil(np.sqrt(n)))
     nrows = int(np.ceil(n / ncols))
-    grid = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad, c), 128.0)
+    grid = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad, c), 128, np.uint8)
     for i, img in enumerate(images):
         top, left = (i // ncols) * (h + pad), (i % ncols) * (w + pad)
         grid[top : top + h, left : left + w] = img
-    return np.round(grid).astype(np.uint8)
+    return grid
 
 
 def save_image_grid(images, path, value_range=(0.0, 255.0), ncols=None, min_cell=48):

@@ -253,6 +253,11 @@ class GAN(keras.Model):
         images = ops.cast(images, "float32")
         return (images - low) * (2.0 / (high - low)) - 1.0
 
+    def to_real_range(self, generated):
+        """Map generator output in [-1, 1] back onto `real_range` (NumPy float32)."""
+        low, high = self.real_range
+        return (np.asarray(generated, "float32") + 1.0) * ((high - low) / 2.0) + low
+
     def _latent(self, batch_size):
         return keras.random.normal(
             (batch_size, self.latent_dim), seed=self.seed_generator

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import keras
-import numpy as np
 
 from keras_bigmodels import _validation as V
 
@@ -62,36 +61,25 @@ class FrechetDistance(keras.callbacks.Callback):
         real_images: array (N, H, W, C). Held-out real images.
         n: int. Generated samples per measurement.
         seed: int. Latent seed of the samples (fixed across epochs).
-        real_range: (low, high). Value range of `real_images`; the
-            generator's [-1, 1] output is mapped onto it.
+
+    Generated images are mapped onto the GAN's `real_range` (the value range
+    `real_images` must share) before their features are taken.
     """
 
-    def __init__(
-        self,
-        feature_model,
-        real_images,
-        n: int = 1000,
-        seed: int = 1,
-        real_range=(0.0, 255.0),
-    ):
+    def __init__(self, feature_model, real_images, n: int = 1000, seed: int = 1):
         super().__init__()
         self.feature_model = feature_model
         self.n = V.check_positive_int("n", n)
         self.seed = seed
-        self.real_range = real_range
         self.real_features = self._features(real_images)
 
     def _features(self, images):
         return self.feature_model.predict(images, batch_size=256, verbose=0)
 
-    def to_real_range(self, generated):
-        low, high = self.real_range
-        return (np.asarray(generated, "float32") + 1.0) * ((high - low) / 2.0) + low
-
     def on_epoch_end(self, epoch, logs=None):
         from keras_bigmodels.insight.frechet import frechet_distance
 
-        fake = self.to_real_range(self.model.generate(self.n, seed=self.seed))
+        fake = self.model.to_real_range(self.model.generate(self.n, seed=self.seed))
         value = frechet_distance(self.real_features, self._features(fake))
         if logs is not None:
             logs["frechet_distance"] = value

@@ -19,7 +19,7 @@ from keras_bigmodels.data.images import CHANNELS, load_data, stratified_split
 from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES
 from keras_bigmodels.datasets.digits import load_digits
 from keras_bigmodels.insight.frechet import frechet_distance
-from keras_bigmodels.insight.plots import save_image_grid
+from keras_bigmodels.insight.plots import save_image_grid, to_uint8
 from keras_bigmodels.models.autoencoder import KINDS as AE_KINDS
 from keras_bigmodels.models.autoencoder import (
     VariationalAutoencoder,
@@ -151,8 +151,7 @@ def judge_samples(gan, classifier, n: int = 1000, seed: int = 1) -> dict:
         0, 1, 2, ... in turn) also `label_agreement`, the share whose top
         class is the one asked for.
     """
-    low, high = gan.real_range
-    images = (gan.generate(n, seed=seed) + 1.0) * ((high - low) / 2.0) + low
+    images = gan.to_real_range(gan.generate(n, seed=seed))
     probs = classifier.predict(images, batch_size=256, verbose=0)
     top = probs.argmax(axis=1)
     counts = np.bincount(top, minlength=probs.shape[1])
@@ -460,10 +459,6 @@ def sample_from_run(run_dir, n: int = 64, seed: int | None = None, out=None) -> 
         run_dir, f"sample-{n}" + ("" if seed is None else f"-seed{seed}")
     )
     stem = stem[:-4] if stem.endswith(".png") else stem
-    low, high = value_range
-    as_uint8 = np.round(
-        np.clip((images - low) * (255.0 / (high - low)), 0, 255)
-    ).astype(np.uint8)
-    np.save(f"{stem}.npy", as_uint8)
+    np.save(f"{stem}.npy", to_uint8(images, value_range))
     save_image_grid(images, f"{stem}.png", value_range)
     return {"png": f"{stem}.png", "npy": f"{stem}.npy", "n": n}
