@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from keras_bigmodels import _validation as V
+from keras_bigmodels.data.arrays import array_batches
 from keras_bigmodels.data.images import CHANNELS, load_data, stratified_split
 from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES
 from keras_bigmodels.datasets.digits import load_digits
@@ -384,8 +385,8 @@ def train_autoencoder(
     target = (lambda a: a) if kind == "variational" else (lambda a: (a, a))
     history = run.fit(
         model,
-        _arrays(target(x[idx_fit]), batch_size, seed),
-        _arrays(target(x[idx_val]), batch_size, None),
+        array_batches(target(x[idx_fit]), batch_size, shuffle=True, seed=seed),
+        array_batches(target(x[idx_val]), batch_size),
         epochs,
         patience,
         verbose,
@@ -414,16 +415,6 @@ def train_autoencoder(
         "ratio_to_pca": mse / pca,
     }
     return run.finish(model, history, metrics)
-
-
-def _arrays(data, batch_size, seed):
-    import tensorflow as tf
-
-    ds = tf.data.Dataset.from_tensor_slices(data)
-    if seed is not None:
-        n = len(data[0]) if isinstance(data, tuple) else len(data)
-        ds = ds.shuffle(n, seed=seed)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 # --- sampling from a run -----------------------------------------------------

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bigmodels import _validation as V
+from keras_bigmodels.data.arrays import array_batches
 from keras_bigmodels.data.images import stratified_split
 from keras_bigmodels.data.text import (
     END,
@@ -37,13 +38,6 @@ from keras_bigmodels.training.metrics import SequenceExactMatch
 from keras_bigmodels.training.seed import set_seed
 
 TOKENIZER_FILE = "tokenizer.json"
-
-
-def _batches(x, y, batch_size, shuffle, seed):
-    ds = tf.data.Dataset.from_tensor_slices((x, y))
-    if shuffle:
-        ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def jit_default() -> bool:
@@ -149,9 +143,9 @@ def train_sequence_classifier(
         )
         vocab_size, source = tok.vocab_size, os.path.abspath(data)
     train_idx, val_idx = stratified_split(y, len(y), (0.9, 0.1), seed)
-    train = _batches(x[train_idx], y[train_idx], batch_size, True, seed)
-    val = _batches(x[val_idx], y[val_idx], batch_size, False, None)
-    test = _batches(x_test, y_test, batch_size, False, None)
+    train = array_batches((x[train_idx], y[train_idx]), batch_size, True, seed)
+    val = array_batches((x[val_idx], y[val_idx]), batch_size)
+    test = array_batches((x_test, y_test), batch_size)
 
     strategy = get_strategy()
     with strategy.scope():
@@ -308,12 +302,10 @@ def train_seq2seq(
     full = tok.encode_batch([START + t + END for t in tgt], tgt_len + 1)
     dec_in, dec_out = full[:, :-1], full[:, 1:]
     n_val = max(1, len(src) // 20)
-    train = _batches(
-        (x[n_val:], dec_in[n_val:]), dec_out[n_val:], batch_size, True, seed
+    train = array_batches(
+        ((x[n_val:], dec_in[n_val:]), dec_out[n_val:]), batch_size, True, seed
     )
-    val = _batches(
-        (x[:n_val], dec_in[:n_val]), dec_out[:n_val], batch_size, False, None
-    )
+    val = array_batches(((x[:n_val], dec_in[:n_val]), dec_out[:n_val]), batch_size)
     strategy = get_strategy()
     with strategy.scope():
         model = build_seq2seq(
@@ -436,8 +428,8 @@ def train_gpt(
     train_ids, val_ids = tok.encode(text[:cut]), tok.encode(text[cut:])
     x, y = next_token_windows(train_ids, sequence_length, max(1, sequence_length // 8))
     vx, vy = next_token_windows(val_ids, sequence_length, sequence_length)
-    train = _batches(x, y, batch_size, True, seed)
-    val = _batches(vx, vy, batch_size, False, None)
+    train = array_batches((x, y), batch_size, True, seed)
+    val = array_batches((vx, vy), batch_size)
     strategy = get_strategy()
     with strategy.scope():
         model = build_gpt(
