@@ -34,7 +34,15 @@ class StepTimer(keras.callbacks.Callback):
 
 def tokens_per_second(jit, x, y, args):
     set_seed(0)
-    model = build_gpt(args.vocab, args.seq, args.dim, 4, args.layers, 4 * args.dim, 0.1)
+    model = build_gpt(
+        args.vocab,
+        max_length=args.seq,
+        embed_dim=args.dim,
+        num_heads=4,
+        num_layers=args.layers,
+        intermediate_dim=4 * args.dim,
+        dropout=0.1,
+    )
     model.compile(
         optimizer=keras.optimizers.AdamW(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -33,7 +33,8 @@ def check_fraction(name: str, value, allow_none: bool = True, closed: bool = Fal
 
 def check_non_negative(name: str, value):
     """Return `value` if it is a real number >= 0, else raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    check_finite(name, value)
+    if value < 0:
         raise ValueError(f"`{name}` must be a number >= 0. Received: {name}={value!r}")
     return value
 
@@ -86,3 +87,30 @@ def check_divisible(name: str, value: int, by_name: str, by: int) -> None:
             f"`{name}` must be divisible by `{by_name}`. "
             f"Received: {name}={value}, {by_name}={by}"
         )
+
+
+def check_finite(name: str, value, allow_none: bool = False):
+    """Return `value` if it is a finite real number (or None when allowed)."""
+    import math
+
+    if value is None and allow_none:
+        return value
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+    ):
+        raise ValueError(
+            f"`{name}` must be a finite number. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_positive(name: str, value, allow_none: bool = False):
+    """Return `value` if it is a finite number > 0 (or None when allowed)."""
+    if value is None and allow_none:
+        return value
+    check_finite(name, value)
+    if value <= 0:
+        raise ValueError(f"`{name}` must be a number > 0. Received: {name}={value!r}")
+    return value

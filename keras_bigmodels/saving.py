@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import os
+import sys
 import zipfile
 
 import keras
 
 
-def load_model(path, compile: bool = True):
+def load_model(path, compile: bool = True, safe_mode: bool = True):
     """Load a `.keras` model file, or the model of a run folder, safely.
 
     Keras's `safe_mode` stays on: a file cannot run arbitrary code (such as a
     pickled `Lambda`) when it is loaded. Every layer, loss and model of this
     package is registered, so no `custom_objects` are needed.
+    `safe_mode=False` (the CLI's `--unsafe-load`) is the one way to open a
+    file that holds a `Lambda` layer; do it only for files you trust. It
+    says so on stderr when used.
 
     Args:
         path: str or path. A `.keras` file, or a run folder holding `model.keras`.
         compile: bool. Restore the training configuration too.
+        safe_mode: bool. Keep Keras's safe mode on (default).
 
     Returns:
         The `keras.Model`.
@@ -37,4 +42,10 @@ def load_model(path, compile: bool = True):
         raise FileNotFoundError(f"No saved model at {path!r}")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path!r} is not a Keras model file (.keras zip archive)")
-    return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    if not safe_mode:
+        print(
+            f"keras-bigmodels: loading {path} with Keras's safe mode off: the "
+            "file may run code of its own (use only files you trust)",
+            file=sys.stderr,
+        )
+    return keras.saving.load_model(path, compile=compile, safe_mode=bool(safe_mode))

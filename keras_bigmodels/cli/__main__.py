@@ -44,19 +44,39 @@ def build_parser() -> _common.OneLineParser:
     return parser
 
 
+def _command_name(args) -> str:
+    parts = [args.command, getattr(args, "architecture", None)]
+    return " ".join(p for p in parts if p)
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        name = _command_name(args)
+        flags = " ".join(extra)
+        return _common.fail(
+            f"{flags}: not an argument of '{name}' (see keras-bigmodels {name} --help)",
+            2,
+        )
     # Cheap checks first, so a mistyped path fails at once, before TensorFlow
     # spends seconds starting up.
     problem = args.precheck(args) if hasattr(args, "precheck") else None
     if problem:
         return _common.fail(problem, 2 if problem.startswith("unknown") else 1)
-    _common.start_tensorflow(args.verbose)
     try:
+        _common.start_tensorflow(args.verbose)
         return args.run(args)
-    except KeyboardInterrupt:
-        return _common.fail("interrupted", 130)
-    except (ValueError, OSError) as e:
+    except KeyboardInterrupt as e:
+        run_dir = getattr(e, "run_dir", None)
+        if run_dir is None:
+            return _common.fail("interrupted", 130)
+        return _common.fail(
+            f"interrupted at {e.where}; run folder {run_dir} kept, continue it "
+            f"with: keras-bigmodels {_command_name(args)} --resume {run_dir}",
+            130,
+        )
+    except (ValueError, OSError, FloatingPointError, RuntimeError) as e:
         if args.verbose:
             raise
         return _common.fail(

@@ -71,3 +71,13 @@ def parse_image_size(text: str) -> tuple[int, int]:
             f"expected N or HxW with positive integers, got {text!r}"
         )
     return tuple(parts)
+
+
+def add_unsafe_load_flag(parser) -> None:
+    """`--unsafe-load` for commands that open a model file."""
+    parser.add_argument(
+        "--unsafe-load",
+        action="store_true",
+        help="open the model with Keras's safe mode off (needed for Lambda "
+        "layers; only for files you trust)",
+    )

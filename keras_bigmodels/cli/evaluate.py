@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from keras_bigmodels._paths import run_folder_problem
+from keras_bigmodels.cli._common import add_unsafe_load_flag
 
 
 def add_parser(sub) -> None:
@@ -18,6 +19,7 @@ def add_parser(sub) -> None:
     p.add_argument("--data", required=True, help="a folder of images, or 'digits'")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_unsafe_load_flag(p)
     p.set_defaults(run=run, precheck=precheck)
 
 
@@ -30,7 +32,9 @@ def precheck(args) -> str | None:
 def run(args) -> int:
     from keras_bigmodels.training.image_classifier import evaluate_image_classifier
 
-    result = evaluate_image_classifier(args.run_dir, args.data, args.batch_size)
+    result = evaluate_image_classifier(
+        args.run_dir, args.data, args.batch_size, safe_mode=not args.unsafe_load
+    )
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

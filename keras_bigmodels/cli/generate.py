@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from keras_bigmodels._paths import run_folder_problem
+from keras_bigmodels.cli._common import add_unsafe_load_flag
 
 
 def add_parser(sub) -> None:
@@ -25,6 +26,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--seed", type=int, default=None, help="the same seed gives the same text"
     )
+    add_unsafe_load_flag(p)
     p.set_defaults(run=run, precheck=precheck)
 
 
@@ -43,6 +45,7 @@ def run(args) -> int:
             args.temperature,
             args.top_k,
             args.seed,
+            safe_mode=not args.unsafe_load,
         )
     )
     return 0

@@ -6,6 +6,7 @@ import json
 import sys
 
 from keras_bigmodels._paths import run_folder_problem
+from keras_bigmodels.cli._common import add_unsafe_load_flag
 
 
 def add_parser(sub) -> None:
@@ -18,6 +19,7 @@ def add_parser(sub) -> None:
     p.add_argument("images", metavar="IMAGE", nargs="+")
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_unsafe_load_flag(p)
     p.set_defaults(run=run, precheck=precheck)
 
 
@@ -30,7 +32,9 @@ def precheck(args) -> str | None:
 def run(args) -> int:
     from keras_bigmodels.training.image_classifier import predict_images
 
-    predictions, bad = predict_images(args.run_dir, args.images, args.top_k)
+    predictions, bad = predict_images(
+        args.run_dir, args.images, args.top_k, safe_mode=not args.unsafe_load
+    )
     for b in bad:
         print(f"keras-bigmodels: skipped {b}", file=sys.stderr)
     if args.json:

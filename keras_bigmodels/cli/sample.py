@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from keras_bigmodels._paths import run_folder_problem
+from keras_bigmodels.cli._common import add_unsafe_load_flag
 
 
 def add_parser(sub) -> None:
@@ -23,6 +24,7 @@ def add_parser(sub) -> None:
         default=None,
         help="file name stem of the .png and .npy (default: RUN/sample-N)",
     )
+    add_unsafe_load_flag(p)
     p.set_defaults(run=run, precheck=precheck)
 
 
@@ -35,7 +37,9 @@ def precheck(args) -> str | None:
 def run(args) -> int:
     from keras_bigmodels.training.generative import sample_from_run
 
-    result = sample_from_run(args.run_dir, args.n, args.seed, args.out)
+    result = sample_from_run(
+        args.run_dir, args.n, args.seed, args.out, safe_mode=not args.unsafe_load
+    )
     print(
         f"{result['n']} images: {result['png']} (grid), {result['npy']} (uint8 array)"
     )

@@ -346,6 +346,29 @@ def _make_decoder(image_size, color_mode: str, interpolation: str):
     return decode
 
 
+def example_loader(index: ImageIndex, image_size, color_mode: str = "rgb",
+                   interpolation: str = "bilinear"):
+    """A graph function `i -> (uint8 image, label)` over a screened index.
+
+    For pipelines that choose their own order (`data.batches.EpochBatches`):
+    only the examples asked for are read and decoded.
+    """
+    branches = tf.constant(
+        [_branch_for(i, image_size, color_mode) for i in index.infos], tf.int32
+    )
+    paths = tf.constant(index.paths)
+    labels = tf.constant(
+        index.labels if index.labels is not None else np.zeros(len(index.paths)),
+        tf.int64,
+    )
+    decode = _make_decoder(image_size, color_mode, interpolation)
+
+    def load(i):
+        return decode(paths[i], branches[i]), labels[i]
+
+    return load
+
+
 def _dataset_from_index(
     index: ImageIndex,
     image_size,
@@ -409,6 +432,7 @@ def _dataset_from_index(
     ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
     ds = prefetch_to_accelerator(ds, device_prefetch)
     ds.class_names = index.class_names
+    ds.index = index
     ds.file_paths = index.paths
     ds.bad_files = index.bad_files
     return ds

@@ -208,6 +208,7 @@ def _conv_parts(input_shape, latent_dim, filters):
 
 def build_autoencoder(
     input_shape,
+    *,
     latent_dim: int = 16,
     kind: str = "dense",
     hidden=(256, 128),

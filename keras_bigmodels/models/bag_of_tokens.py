@@ -9,7 +9,11 @@ from keras_bigmodels import _validation as V
 
 
 def build_bag_of_tokens(
-    vocab_size: int, num_classes: int, embed_dim: int = 32, name: str = "bag_of_tokens"
+    vocab_size: int,
+    num_classes: int,
+    *,
+    embed_dim: int = 32,
+    name: str = "bag_of_tokens",
 ):
     """Mean of token embeddings -> Dense: sees which tokens occur, never their order.
 

@@ -26,6 +26,7 @@ def _feature_size(size: int, n_blocks: int, kernel_size: int, padding: str) -> i
 def build_cnn(
     input_shape=(224, 224, 3),
     num_classes: int = 10,
+    *,
     filters=(32, 64, 128),
     kernel_size: int = 3,
     dense_units=(128,),

@@ -196,8 +196,14 @@ class GAN(keras.Model):
         config["g_optimizer"] = keras.optimizers.deserialize(config["g_optimizer"])
         self.compile(**config)
         # Create the optimizers' slots now, so the saved state loads into them.
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.g_optimizer.build(self.generator.trainable_variables)
+        self.build_optimizers()
+
+    def build_optimizers(self):
+        """Create both optimizers' variables (slots, iteration counts) now."""
+        if not self.d_optimizer.built:
+            self.d_optimizer.build(self.discriminator.trainable_variables)
+        if not self.g_optimizer.built:
+            self.g_optimizer.build(self.generator.trainable_variables)
 
     @property
     def metrics(self):
@@ -459,6 +465,7 @@ def _discriminator(image_shape, num_classes, filters, dropout, minibatch_std):
 
 def build_gan(
     image_shape,
+    *,
     latent_dim: int = 64,
     num_classes: int | None = None,
     filters: int = 64,

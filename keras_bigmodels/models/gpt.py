@@ -13,6 +13,7 @@ from keras_bigmodels.models.transformer import embed_tokens
 
 def build_gpt(
     vocab_size: int,
+    *,
     max_length: int = 128,
     embed_dim: int = 128,
     num_heads: int = 4,

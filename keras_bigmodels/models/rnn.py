@@ -13,6 +13,7 @@ TASKS = ("classification", "regression")
 
 def build_rnn(
     cell: str = "lstm",
+    *,
     vocab_size: int | None = None,
     input_dim: int | None = None,
     num_outputs: int = 2,

@@ -93,6 +93,7 @@ def _rnn_seq2seq(
 def build_seq2seq(
     src_vocab_size: int,
     tgt_vocab_size: int,
+    *,
     max_length: int = 64,
     kind: str = "transformer",
     embed_dim: int = 128,

@@ -32,6 +32,7 @@ def build_transformer(
     vocab_size: int,
     max_length: int,
     num_classes: int = 2,
+    *,
     embed_dim: int = 64,
     num_heads: int = 4,
     intermediate_dim: int = 128,

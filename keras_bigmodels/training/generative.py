@@ -9,6 +9,7 @@ folder with PNGs of samples or reconstructions.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import keras
@@ -16,12 +17,12 @@ import numpy as np
 
 from keras_bigmodels import _validation as V
 from keras_bigmodels.data.arrays import array_batches
+from keras_bigmodels.data.batches import EpochBatches
 from keras_bigmodels.data.images import CHANNELS, load_data, stratified_split
 from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES
 from keras_bigmodels.datasets.digits import load_digits
 from keras_bigmodels.insight.frechet import frechet_distance
 from keras_bigmodels.insight.plots import save_image_grid, to_uint8
-from keras_bigmodels.models.autoencoder import KINDS as AE_KINDS
 from keras_bigmodels.models.autoencoder import (
     VariationalAutoencoder,
     build_autoencoder,
@@ -29,10 +30,17 @@ from keras_bigmodels.models.autoencoder import (
 )
 from keras_bigmodels.models.cnn import build_cnn
 from keras_bigmodels.models.gan import GAN, build_gan
-from keras_bigmodels.training import runs
+from keras_bigmodels.training import loop, runs
 from keras_bigmodels.training.callbacks import FrechetDistance, SampleGrid
-from keras_bigmodels.training.distribute import describe_devices, get_strategy
+from keras_bigmodels.training.configs import (
+    AutoencoderConfig,
+    GANConfig,
+    make_config,
+)
+from keras_bigmodels.training.distribute import describe_devices
+from keras_bigmodels.training.precision import optimizer, resolve_jit
 from keras_bigmodels.training.seed import set_seed
+from keras_bigmodels.training.session import session
 
 DIGITS = "digits"
 FOLDER_IMAGE_SIZE = (32, 32)
@@ -171,125 +179,135 @@ def judge_samples(gan, classifier, n: int = 1000, seed: int = 1) -> dict:
 # --- GAN ---------------------------------------------------------------------
 
 
-def train_gan(
-    data: str = DIGITS,
-    image_size=None,
-    color_mode: str | None = None,
-    latent_dim: int = 64,
-    conditional: bool = False,
-    epochs: int = 200,
-    batch_size: int = 64,
-    learning_rate: float = 2e-4,
-    filters: int = 64,
-    d_steps: int = 1,
-    samples: int = 1000,
-    judge_epochs: int = 60,
-    seed: int = 0,
-    strategy: str = "auto",
-    out: str = "runs",
-    verbose="auto",
-) -> dict:
+@dataclasses.dataclass
+class GANResult(runs.TrainResult):
+    """`train_gan`'s result. With class labels (a judge was trained):
+    `judge_accuracy`, `samples` (the judge's verdict: `confident_fraction`,
+    `class_counts`, `classes_present`, for a conditional GAN
+    `label_agreement`) and `frechet_distance` (`final`, `best`,
+    `real_train_vs_test`); otherwise those are None."""
+
+    judge_accuracy: float | None = None
+    samples: dict | None = None
+    frechet_distance: dict | None = None
+
+
+def _judge(run, split, cfg):
+    """Train the judge, or load the one a resumed run already trained."""
+    path = os.path.join(run.source_dir, JUDGE_FILE)
+    if run.resumed and os.path.isfile(path):
+        from keras_bigmodels.saving import load_model
+
+        clf = load_model(path)
+        features = keras.Model(clf.inputs, clf.get_layer("dense1").output)
+        acc = float(clf.evaluate(split["x_test"], split["y_test"], verbose=0)[1])
+    else:
+        clf, features, acc = train_judge(split, cfg.seed, cfg.judge_epochs)
+    clf.save(run.path(JUDGE_FILE))
+    return clf, features, acc
+
+
+def train_gan(cfg: GANConfig | None = None, **overrides) -> GANResult:
     """Train `build_gan` on digits (default) or a folder; judge the samples.
 
-    With class labels (digits, or class sub-folders) a small CNN is first
-    trained on the real training images; each epoch the Fréchet distance
-    between held-out real images and generated ones is measured in its
-    feature space, and at the end `samples` generated images are classified.
+    Article §2.5 and §3.3. With class labels (digits, or class sub-folders)
+    a small CNN is first trained on the real training images; each epoch the
+    Fréchet distance between held-out real images and generated ones is
+    measured in its feature space, and at the end `samples` generated images
+    are classified. The model is saved at every epoch end and the full state
+    checkpointed, so a crash near the end loses almost nothing.
+
+    Args:
+        cfg: GANConfig. Or pass its fields as keyword arguments.
 
     Returns:
-        dict with `run_dir`, `metrics` and `seconds`.
+        GANResult.
     """
-    for name, value in (
-        ("epochs", epochs),
-        ("batch_size", batch_size),
-        ("samples", samples),
-        ("judge_epochs", judge_epochs),
-    ):
-        V.check_positive_int(name, value)
-    V.check_non_negative("learning_rate", learning_rate)
-    set_seed(seed)
-    split = load_image_split(data, image_size, color_mode, seed)
-    x, y = split["x_train"], split["y_train"]
-    num_classes = len(split["class_names"])
-    if conditional and num_classes < 2:
-        raise ValueError(
-            "`conditional=True` needs class sub-folders (two or more classes). "
-            f"Received: data={data!r} with one class"
-        )
-    judge = None
-    if num_classes > 1:
-        judge, features, judge_acc = train_judge(split, seed, judge_epochs)
-    strat = get_strategy(strategy)
-    with strat.scope():
-        gan = build_gan(
-            x.shape[1:],
-            latent_dim=latent_dim,
-            num_classes=num_classes if conditional else None,
-            filters=filters,
-            d_steps=d_steps,
-            seed=seed,
-        )
-        gan.compile(
-            keras.optimizers.Adam(learning_rate, beta_1=0.5),
-            keras.optimizers.Adam(learning_rate, beta_1=0.5),
-        )
-    run = runs.Run(
-        out,
-        "gan",
-        {
-            "task": "gan",
-            "architecture": "dcgan" + ("-conditional" if conditional else ""),
-            "arguments": {
-                "data": data,
-                "latent_dim": latent_dim,
-                "conditional": conditional,
-                "epochs": epochs,
-                "batch_size": batch_size,
-                "learning_rate": learning_rate,
-                "filters": filters,
-                "d_steps": d_steps,
-            },
-            "seed": seed,
-            "devices": describe_devices(strat),
-            "data": {
+    cfg = make_config(GANConfig, cfg, **overrides)
+    with session(cfg, "gan") as (run, strategy):
+        cfg = run.config
+        split = load_image_split(cfg.data, cfg.image_size, cfg.color_mode, cfg.seed)
+        x, y = split["x_train"], split["y_train"]
+        num_classes = len(split["class_names"])
+        if cfg.conditional and num_classes < 2:
+            raise ValueError(
+                "`conditional=True` needs class sub-folders (two or more classes). "
+                f"Received: data={cfg.data!r} with one class"
+            )
+        jit = resolve_jit(cfg.jit)
+        with strategy.scope():
+            gan = build_gan(
+                x.shape[1:],
+                latent_dim=cfg.latent_dim,
+                num_classes=num_classes if cfg.conditional else None,
+                filters=cfg.filters,
+                d_steps=cfg.d_steps,
+                seed=cfg.seed,
+            )
+            gan.compile(
+                optimizer("Adam", cfg.learning_rate, cfg.clip_norm, beta_1=0.5),
+                optimizer("Adam", cfg.learning_rate, cfg.clip_norm, beta_1=0.5),
+                jit_compile=jit,
+            )
+        run.start(
+            task="gan",
+            architecture="dcgan" + ("-conditional" if cfg.conditional else ""),
+            devices=describe_devices(strategy),
+            jit_compile=jit,
+            data={
                 "source": split["source"],
                 "image_shape": list(x.shape[1:]),
                 "class_names": split["class_names"],
                 "counts": {"train": len(x), "test": len(split["x_test"])},
             },
-        },
-    )
-    runs.write_json(run.path(runs.CLASS_NAMES_FILE), split["class_names"])
-    callbacks = [SampleGrid(run.path("samples"), n=64, seed=0)]
-    if judge is not None:
-        judge.save(run.path(JUDGE_FILE))
-        callbacks.append(FrechetDistance(features, split["x_test"], n=samples, seed=1))
-    callbacks.append(keras.callbacks.CSVLogger(run.path(runs.HISTORY_FILE)))
-    history = gan.fit(
-        x,
-        y if conditional else None,
-        batch_size=batch_size,
-        epochs=epochs,
-        shuffle=True,
-        callbacks=callbacks,
-        verbose=runs.fit_verbosity(verbose),
-    )
-    metrics = {"final": {k: float(v[-1]) for k, v in history.history.items()}}
-    if judge is not None:
-        metrics["judge_test_accuracy"] = judge_acc
-        metrics["samples"] = judge_samples(gan, judge, samples, seed=1)
-        metrics["frechet_distance"] = {
-            "final": float(history.history["frechet_distance"][-1]),
-            "best": float(np.min(history.history["frechet_distance"])),
-            "real_train_vs_test": frechet_distance(
-                features.predict(x, verbose=0),
-                features.predict(split["x_test"], verbose=0),
-            ),
-        }
-    save_image_grid(
-        gan.generate(100, seed=0), run.path("samples.png"), (-1, 1), ncols=10
-    )
-    return run.finish(gan, history, metrics)
+        )
+        run.write_json(runs.CLASS_NAMES_FILE, split["class_names"])
+        callbacks = [SampleGrid(run.path("samples"), n=64, seed=0)]
+        judge = None
+        if num_classes > 1:
+            judge, features, judge_acc = _judge(run, split, cfg)
+            callbacks.append(
+                FrechetDistance(features, split["x_test"], n=cfg.samples, seed=1)
+            )
+        train = EpochBatches.from_arrays(
+            (x, y) if cfg.conditional else x,
+            cfg.batch_size,
+            seed=cfg.seed,
+            drop_remainder=strategy.num_replicas_in_sync > 1,
+        )
+        history = loop.fit(
+            run,
+            gan,
+            train,
+            epochs=cfg.epochs,
+            strategy=strategy,
+            monitor=None,
+            callbacks=callbacks,
+            checkpoint_every=cfg.checkpoint_every,
+            verbose=cfg.verbose,
+        )
+        metrics = {"final": {k: float(v[-1]) for k, v in history.items()}}
+        extra = {}
+        if judge is not None:
+            fd = history["frechet_distance"]
+            extra = {
+                "judge_accuracy": judge_acc,
+                "samples": judge_samples(gan, judge, cfg.samples, seed=1),
+                "frechet_distance": {
+                    "final": float(fd[-1]),
+                    "best": float(np.nanmin(fd)),
+                    "real_train_vs_test": frechet_distance(
+                        features.predict(x, verbose=0),
+                        features.predict(split["x_test"], verbose=0),
+                    ),
+                },
+            }
+            metrics.update(extra, judge_test_accuracy=judge_acc)
+            del metrics["judge_accuracy"]
+        save_image_grid(
+            gan.generate(100, seed=0), run.path("samples.png"), (-1, 1), ncols=10
+        )
+        return run.finish(gan, metrics, GANResult, **extra)
 
 
 # --- autoencoder -------------------------------------------------------------
@@ -306,72 +324,59 @@ def pca_reconstruction_mse(x_train, x_test, code_size: int) -> float:
     return float(np.mean(np.square(recon - flat_test)))
 
 
+@dataclasses.dataclass
+class AutoencoderResult(runs.TrainResult):
+    """`train_autoencoder`'s result: held-out reconstruction MSE beside PCA's."""
+
+    reconstruction_mse: float = float("nan")
+    pca_mse: float = float("nan")
+    code_size: int = 0
+    ratio_to_pca: float = float("nan")
+
+
 def train_autoencoder(
-    kind: str = "dense",
-    data: str = DIGITS,
-    image_size=None,
-    color_mode: str | None = None,
-    latent_dim: int = 16,
-    linear: bool = False,
-    epochs: int = 300,
-    batch_size: int = 64,
-    learning_rate: float = 1e-3,
-    patience: int = 30,
-    seed: int = 0,
-    strategy: str = "auto",
-    out: str = "runs",
-    verbose="auto",
-) -> dict:
+    cfg: AutoencoderConfig | None = None, **overrides
+) -> AutoencoderResult:
     """Train `build_autoencoder` on digits (default) or a folder; compare to PCA.
 
-    Pixels are scaled to [0, 1]. The test reconstruction MSE is reported
-    beside that of PCA with the same code size, fitted on the same training
-    images (a linear autoencoder can at best match PCA; a nonlinear one
-    should beat it).
+    Article §2.6 and §3.4. Pixels are scaled to [0, 1]. The test
+    reconstruction MSE is reported beside that of PCA with the same code
+    size, fitted on the same training images (a linear autoencoder can at
+    best match PCA; a nonlinear one should beat it).
+
+    Args:
+        cfg: AutoencoderConfig. Or pass its fields as keyword arguments.
 
     Returns:
-        dict with `run_dir`, `metrics` and `seconds`.
+        AutoencoderResult.
     """
-    V.check_choice("kind", kind, AE_KINDS)
-    for name, value in (
-        ("epochs", epochs),
-        ("batch_size", batch_size),
-        ("patience", patience),
-        ("latent_dim", latent_dim),
-    ):
-        V.check_positive_int(name, value)
-    set_seed(seed)
-    split = load_image_split(data, image_size, color_mode, seed)
-    x = split["x_train"].astype("float32") / 255.0
-    x_test = split["x_test"].astype("float32") / 255.0
-    idx_fit, idx_val = stratified_split(None, len(x), (0.9, 0.1), seed)
-    strat = get_strategy(strategy)
-    with strat.scope():
-        model = build_autoencoder(
-            x.shape[1:], latent_dim=latent_dim, kind=kind, linear=linear, seed=seed
-        )
-        model.compile(
-            keras.optimizers.Adam(learning_rate),
-            loss=None if kind == "variational" else "mse",
-        )
-    run = runs.Run(
-        out,
-        f"autoencoder-{kind}",
-        {
-            "task": "autoencoder",
-            "architecture": f"autoencoder-{kind}" + ("-linear" if linear else ""),
-            "arguments": {
-                "data": data,
-                "kind": kind,
-                "latent_dim": latent_dim,
-                "linear": linear,
-                "epochs": epochs,
-                "batch_size": batch_size,
-                "learning_rate": learning_rate,
-            },
-            "seed": seed,
-            "devices": describe_devices(strat),
-            "data": {
+    cfg = make_config(AutoencoderConfig, cfg, **overrides)
+    with session(cfg, "autoencoder", f"autoencoder-{cfg.kind}") as (run, strategy):
+        cfg = run.config
+        split = load_image_split(cfg.data, cfg.image_size, cfg.color_mode, cfg.seed)
+        x = split["x_train"].astype("float32") / 255.0
+        x_test = split["x_test"].astype("float32") / 255.0
+        idx_fit, idx_val = stratified_split(None, len(x), (0.9, 0.1), cfg.seed)
+        jit = resolve_jit(cfg.jit)
+        with strategy.scope():
+            model = build_autoencoder(
+                x.shape[1:],
+                latent_dim=cfg.latent_dim,
+                kind=cfg.kind,
+                linear=cfg.linear,
+                seed=cfg.seed,
+            )
+            model.compile(
+                optimizer("Adam", cfg.learning_rate, cfg.clip_norm),
+                loss=None if cfg.kind == "variational" else "mse",
+                jit_compile=jit,
+            )
+        run.start(
+            task="autoencoder",
+            architecture=f"autoencoder-{cfg.kind}" + ("-linear" if cfg.linear else ""),
+            devices=describe_devices(strategy),
+            jit_compile=jit,
+            data={
                 "source": split["source"],
                 "image_shape": list(x.shape[1:]),
                 "counts": {
@@ -380,47 +385,69 @@ def train_autoencoder(
                     "test": len(x_test),
                 },
             },
-        },
-    )
-    target = (lambda a: a) if kind == "variational" else (lambda a: (a, a))
-    history = run.fit(
-        model,
-        array_batches(target(x[idx_fit]), batch_size, shuffle=True, seed=seed),
-        array_batches(target(x[idx_val]), batch_size),
-        epochs,
-        patience,
-        verbose,
-    )
-    mse = float(np.mean(reconstruction_error(model, x_test)))
-    pca = pca_reconstruction_mse(x[idx_fit], x_test, latent_dim)
-    recon = model.predict(x_test[:10], verbose=0)
-    save_image_grid(
-        np.concatenate([x_test[:10], recon]),
-        run.path("reconstructions.png"),
-        (0, 1),
-        ncols=10,
-    )
-    if isinstance(model, VariationalAutoencoder):
-        save_image_grid(
-            model.decoder.predict(
-                np.random.default_rng(0).standard_normal((100, latent_dim)), verbose=0
+        )
+
+        def target(a):
+            return a if cfg.kind == "variational" else (a, a)
+
+        loop.fit(
+            run,
+            model,
+            EpochBatches.from_arrays(
+                target(x[idx_fit]),
+                cfg.batch_size,
+                seed=cfg.seed,
+                drop_remainder=strategy.num_replicas_in_sync > 1,
             ),
-            run.path("samples.png"),
+            epochs=cfg.epochs,
+            strategy=strategy,
+            validation=array_batches(target(x[idx_val]), cfg.batch_size),
+            patience=cfg.patience,
+            reduce_lr=True,
+            checkpoint_every=cfg.checkpoint_every,
+            verbose=cfg.verbose,
+        )
+        mse = float(np.mean(reconstruction_error(model, x_test)))
+        pca = pca_reconstruction_mse(x[idx_fit], x_test, cfg.latent_dim)
+        recon = model.predict(x_test[:10], verbose=0)
+        save_image_grid(
+            np.concatenate([x_test[:10], recon]),
+            run.path("reconstructions.png"),
             (0, 1),
             ncols=10,
         )
-    metrics = {
-        "test": {"reconstruction_mse": mse},
-        "pca": {"code_size": latent_dim, "reconstruction_mse": pca},
-        "ratio_to_pca": mse / pca,
-    }
-    return run.finish(model, history, metrics)
+        if isinstance(model, VariationalAutoencoder):
+            save_image_grid(
+                model.decoder.predict(
+                    np.random.default_rng(0).standard_normal((100, cfg.latent_dim)),
+                    verbose=0,
+                ),
+                run.path("samples.png"),
+                (0, 1),
+                ncols=10,
+            )
+        metrics = {
+            "test": {"reconstruction_mse": mse},
+            "pca": {"code_size": cfg.latent_dim, "reconstruction_mse": pca},
+            "ratio_to_pca": mse / pca,
+        }
+        return run.finish(
+            model,
+            metrics,
+            AutoencoderResult,
+            reconstruction_mse=mse,
+            pca_mse=pca,
+            code_size=cfg.latent_dim,
+            ratio_to_pca=mse / pca,
+        )
 
 
 # --- sampling from a run -----------------------------------------------------
 
 
-def sample_from_run(run_dir, n: int = 64, seed: int | None = None, out=None) -> dict:
+def sample_from_run(
+    run_dir, n: int = 64, seed: int | None = None, out=None, safe_mode: bool = True
+) -> dict:
     """Write a PNG grid (and an .npy array) of `n` new images from a run.
 
     Works for GAN runs and variational-autoencoder runs (decoding z drawn
@@ -433,7 +460,7 @@ def sample_from_run(run_dir, n: int = 64, seed: int | None = None, out=None) -> 
 
     V.check_positive_int("n", n)
     run_dir = runs.check_run_dir(run_dir, (runs.MODEL_FILE,))
-    model = load_model(run_dir)
+    model = load_model(run_dir, safe_mode=safe_mode)
     if isinstance(model, GAN):
         images, value_range = model.generate(n, seed=seed), (-1, 1)
     elif isinstance(model, VariationalAutoencoder):

@@ -11,13 +11,14 @@ from __future__ import annotations
 import dataclasses
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_bigmodels import _validation as V
+from keras_bigmodels.data.batches import EpochBatches
 from keras_bigmodels.data.images import (
     CHANNELS,
+    example_loader,
     image_folder,
     list_image_files,
     load_image,
@@ -29,9 +30,11 @@ from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES
 from keras_bigmodels.datasets.digits import load_digits
 from keras_bigmodels.insight import plots
 from keras_bigmodels.models.cnn import build_cnn
-from keras_bigmodels.training import runs
-from keras_bigmodels.training.distribute import describe_devices, get_strategy
-from keras_bigmodels.training.seed import set_seed
+from keras_bigmodels.training import loop, runs
+from keras_bigmodels.training.configs import ImageClassifierConfig, make_config
+from keras_bigmodels.training.distribute import describe_devices
+from keras_bigmodels.training.precision import optimizer, resolve_jit
+from keras_bigmodels.training.session import session
 
 DIGITS = "digits"
 DIGITS_IMAGE_SIZE = (32, 32)
@@ -41,49 +44,25 @@ FOLDER_IMAGE_SIZE = (224, 224)
 AUTO_CACHE_LIMIT = 2 * 1024**3
 
 
+# `train cnn`'s settings; `TrainConfig` is its older name.
+TrainConfig = ImageClassifierConfig
+
+
 @dataclasses.dataclass
-class TrainConfig:
-    """Settings of one image-classifier run; every field is a CLI flag."""
+class ImageClassifierResult(runs.TrainResult):
+    """`train_image_classifier`'s result.
 
-    data: str = DIGITS
-    image_size: tuple | None = None  # None: 32x32 for digits, 224x224 for folders
-    color_mode: str | None = None  # None: grayscale for digits, rgb for folders
-    labels: str = "inferred"
-    epochs: int = 30
-    batch_size: int = 32
-    validation_split: float = 0.2
-    test_split: float = 0.1  # folders only; digits has its fixed test split
-    seed: int = 0
-    learning_rate: float = 1e-3
-    dropout: float = 0.3
-    l2: float = 0.0
-    batch_norm: bool = False
-    augment: bool = True
-    patience: int = 10
-    cache: str = "auto"
-    strategy: str = "auto"
-    out: str = "runs"
-    verbose: int | str = "auto"
+    Attributes (beyond `TrainResult`'s):
+        class_names: list of str.
+        held_out: str. `"test"`, or `"validation"` without a test split.
+        accuracy: float. Held-out accuracy.
+        split_metrics: dict split -> {"loss", "accuracy"}.
+    """
 
-    def check(self) -> None:
-        V.check_positive_int("epochs", self.epochs)
-        V.check_positive_int("batch_size", self.batch_size)
-        V.check_fraction("validation_split", self.validation_split, allow_none=False)
-        V.check_fraction("test_split", self.test_split, allow_none=False)
-        V.check_fraction("dropout", self.dropout, allow_none=False)
-        V.check_non_negative("l2", self.l2)
-        V.check_non_negative("learning_rate", self.learning_rate)
-        V.check_positive_int("patience", self.patience)
-        if self.color_mode is None:
-            self.color_mode = "grayscale" if self.data == DIGITS else "rgb"
-        V.check_choice("color_mode", self.color_mode, tuple(CHANNELS))
-        if self.validation_split <= 0:
-            raise ValueError(
-                "`validation_split` must be > 0: the best epoch is chosen "
-                f"on it. Received: validation_split={self.validation_split}"
-            )
-        if self.image_size is not None:
-            self.image_size = V.check_size("image_size", self.image_size)
+    class_names: list = dataclasses.field(default_factory=list)
+    held_out: str = "test"
+    accuracy: float = float("nan")
+    split_metrics: dict = dataclasses.field(default_factory=dict)
 
 
 def _array_dataset(x, y, batch_size, shuffle, seed):
@@ -93,7 +72,7 @@ def _array_dataset(x, y, batch_size, shuffle, seed):
     return prefetch_to_accelerator(ds.batch(batch_size))
 
 
-def _digits_data(cfg: TrainConfig):
+def _digits_data(cfg: ImageClassifierConfig, drop_remainder: bool):
     size = cfg.image_size or DIGITS_IMAGE_SIZE
     (x, y), (x_test, y_test) = load_digits(size)
     if cfg.color_mode != "grayscale":
@@ -105,8 +84,11 @@ def _digits_data(cfg: TrainConfig):
         y, len(y), (1 - cfg.validation_split, cfg.validation_split), cfg.seed
     )
     splits = {
-        "train": _array_dataset(
-            x[train_idx], y[train_idx], cfg.batch_size, True, cfg.seed
+        "train": EpochBatches.from_arrays(
+            (x[train_idx], y[train_idx]),
+            cfg.batch_size,
+            seed=cfg.seed,
+            drop_remainder=drop_remainder,
         ),
         "validation": _array_dataset(
             x[val_idx], y[val_idx], cfg.batch_size, False, None
@@ -125,7 +107,7 @@ def _digits_data(cfg: TrainConfig):
     return splits, list(DIGIT_CLASSES), info
 
 
-def _resolve_cache(cfg: TrainConfig, size) -> str | None:
+def _resolve_cache(cfg: ImageClassifierConfig, size) -> str | None:
     if cfg.cache == "none":
         return None
     if cfg.cache != "auto":
@@ -136,17 +118,17 @@ def _resolve_cache(cfg: TrainConfig, size) -> str | None:
     return "memory" if decoded <= AUTO_CACHE_LIMIT else None
 
 
-def _folder_data(cfg: TrainConfig):
+def _folder_data(cfg: ImageClassifierConfig, drop_remainder: bool):
     size = cfg.image_size or FOLDER_IMAGE_SIZE
-    labels = cfg.labels
+    cache = _resolve_cache(cfg, size)
     kwargs = dict(
         image_size=size,
         batch_size=cfg.batch_size,
-        labels=labels,
+        labels=cfg.labels,
         color_mode=cfg.color_mode,
         seed=cfg.seed,
         validation_split=cfg.validation_split,
-        cache=_resolve_cache(cfg, size),
+        cache=cache,
     )
     if cfg.test_split > 0:
         train, val, test = image_folder(
@@ -155,8 +137,36 @@ def _folder_data(cfg: TrainConfig):
     else:
         train, val = image_folder(cfg.data, subset="both", **kwargs)
         test = None
+    # Training batches come in a (seed, epoch) order, so that a resumed run
+    # continues at the next unseen batch; only unseen files are decoded.
+    load = example_loader(train.index, size, cfg.color_mode)
     n = len(train.file_paths)
-    splits = {"train": train, "validation": val}
+    if cache:  # decoded once, then gathered batch by batch
+        images, labels = [], []
+        for img, y in (
+            tf.data.Dataset.range(n)
+            .map(load, num_parallel_calls=tf.data.AUTOTUNE)
+            .ignore_errors(log_warning=True)
+            .batch(256)
+        ):
+            images.append(img.numpy())
+            labels.append(y.numpy())
+        batches = EpochBatches.from_arrays(
+            (np.concatenate(images), np.concatenate(labels)),
+            cfg.batch_size,
+            seed=cfg.seed,
+            drop_remainder=drop_remainder,
+        )
+    else:
+        batches = EpochBatches(
+            n,
+            cfg.batch_size,
+            load,
+            seed=cfg.seed,
+            per_example=True,
+            drop_remainder=drop_remainder,
+        )
+    splits = {"train": batches, "validation": val}
     counts = {"train": n, "validation": len(val.file_paths)}
     if test is not None:
         splits["test"] = test
@@ -165,7 +175,8 @@ def _folder_data(cfg: TrainConfig):
         "source": os.path.abspath(cfg.data),
         "image_size": list(size),
         "color_mode": cfg.color_mode,
-        "labels": labels,
+        "labels": cfg.labels,
+        "cache": cache,
         "counts": counts,
         "bad_files": [str(b) for b in train.bad_files],
     }
@@ -180,96 +191,103 @@ def _predict_labels(model, ds) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(y_true), np.concatenate(y_pred)
 
 
-def train_image_classifier(cfg: TrainConfig | None = None, **overrides) -> dict:
+def train_image_classifier(
+    cfg: ImageClassifierConfig | None = None, **overrides
+) -> ImageClassifierResult:
     """Train the article's CNN on digits or an image folder; write a run folder.
 
     Article §4 (模型构建 / 训练 / 评估) and §6.3 (overfitting remedies). The
-    best epoch (lowest validation loss) is kept and checkpointed as it is
-    reached, so an interrupted run still leaves a usable `model.keras`.
+    best epoch (lowest validation loss) is kept and saved as it is reached;
+    the full state is checkpointed every `checkpoint_every` steps, so a
+    killed run continues with `resume="latest"` where it stopped.
 
     Args:
-        cfg: TrainConfig. Or pass its fields as keyword arguments.
+        cfg: ImageClassifierConfig. Or pass its fields as keyword arguments.
 
     Returns:
-        dict with `run_dir`, `metrics` (per split) and `class_names`.
+        ImageClassifierResult.
 
     Example:
 
     >>> result = train_image_classifier(data="digits", epochs=2)  # doctest: +SKIP
-    >>> result["metrics"]["test"]["accuracy"]  # doctest: +SKIP
+    >>> result.accuracy  # doctest: +SKIP
     """
-    cfg = dataclasses.replace(cfg or TrainConfig(), **overrides)
-    cfg.check()
-    set_seed(cfg.seed)
-    if cfg.data == DIGITS:
-        splits, class_names, data_info = _digits_data(cfg)
-    else:
-        splits, class_names, data_info = _folder_data(cfg)
-    h, w = data_info["image_size"]
-    input_shape = (h, w, CHANNELS[cfg.color_mode])
-
-    strategy = get_strategy(cfg.strategy)
-    with strategy.scope():
-        model = build_cnn(
-            input_shape,
-            len(class_names),
-            rescale=1 / 255,
-            dropout=cfg.dropout,
-            l2=cfg.l2,
-            batch_norm=cfg.batch_norm,
-            augmentation="light" if cfg.augment else None,
+    cfg = make_config(ImageClassifierConfig, cfg, **overrides)
+    with session(cfg, "cnn") as (run, strategy):
+        cfg = run.config
+        drop = strategy.num_replicas_in_sync > 1
+        if cfg.data == DIGITS:
+            splits, class_names, data_info = _digits_data(cfg, drop)
+        else:
+            splits, class_names, data_info = _folder_data(cfg, drop)
+        h, w = data_info["image_size"]
+        input_shape = (h, w, CHANNELS[cfg.color_mode])
+        jit = resolve_jit(cfg.jit)
+        with strategy.scope():
+            model = build_cnn(
+                input_shape,
+                len(class_names),
+                rescale=1 / 255,
+                dropout=cfg.dropout,
+                l2=cfg.l2,
+                batch_norm=cfg.batch_norm,
+                augmentation="light" if cfg.augment else None,
+            )
+            model.compile(
+                optimizer=optimizer("Adam", cfg.learning_rate, cfg.clip_norm),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+                jit_compile=jit,
+            )
+        run.start(
+            task="image_classification",
+            architecture="cnn",
+            data=data_info,
+            devices=describe_devices(strategy),
+            jit_compile=jit,
         )
-        model.compile(
-            optimizer=keras.optimizers.Adam(cfg.learning_rate),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
+        run.write_json(runs.CLASS_NAMES_FILE, class_names)
+        loop.fit(
+            run,
+            model,
+            splits["train"],
+            epochs=cfg.epochs,
+            strategy=strategy,
+            validation=splits["validation"],
+            patience=cfg.patience,
+            reduce_lr=True,
+            checkpoint_every=cfg.checkpoint_every,
+            verbose=cfg.verbose,
+        )
+        evaluated = {
+            name: loop.evaluate(
+                model, ds.dataset(0) if name == "train" else ds, strategy
+            )
+            for name, ds in splits.items()
+        }
+        held_out = "test" if "test" in splits else "validation"
+        y_true, y_pred = _predict_labels(model, splits[held_out])
+        matrix = plots.confusion_matrix(y_true, y_pred, len(class_names))
+        plots.plot_confusion_matrix(
+            matrix,
+            class_names,
+            run.path("confusion_matrix.png"),
+            title=f"Confusion matrix ({held_out})",
+        )
+        return run.finish(
+            model,
+            {**evaluated, "confusion_matrix": {"split": held_out, "matrix": matrix}},
+            ImageClassifierResult,
+            class_names=class_names,
+            held_out=held_out,
+            accuracy=evaluated[held_out]["accuracy"],
+            split_metrics=evaluated,
         )
 
-    run = runs.Run(
-        cfg.out,
-        "cnn",
-        {
-            "task": "image_classification",
-            "architecture": "cnn",
-            "arguments": dataclasses.asdict(cfg),
-            "seed": cfg.seed,
-            "data": data_info,
-            "devices": describe_devices(strategy),
-        },
-    )
-    runs.write_json(run.path(runs.CLASS_NAMES_FILE), class_names)
-    history = run.fit(
-        model,
-        splits["train"],
-        splits["validation"],
-        cfg.epochs,
-        cfg.patience,
-        cfg.verbose,
-    )
-    metrics = {
-        name: model.evaluate(ds, verbose=0, return_dict=True)
-        for name, ds in splits.items()
-    }
-    eval_split = "test" if "test" in splits else "validation"
-    y_true, y_pred = _predict_labels(model, splits[eval_split])
-    matrix = plots.confusion_matrix(y_true, y_pred, len(class_names))
-    plots.plot_confusion_matrix(
-        matrix,
-        class_names,
-        run.path("confusion_matrix.png"),
-        title=f"Confusion matrix ({eval_split})",
-    )
-    result = run.finish(
-        model,
-        history,
-        {**metrics, "confusion_matrix": {"split": eval_split, "matrix": matrix}},
-    )
-    result["metrics"] = metrics
-    result["class_names"] = class_names
-    return result
 
-
-def evaluate_image_classifier(run_dir, data, batch_size: int = 64) -> dict:
+def evaluate_image_classifier(
+    run_dir, data, batch_size: int = 64, safe_mode: bool = True
+) -> dict:
     """Evaluate a run's model on a folder of labelled images or on `"digits"`.
 
     The folder is read with the run's image size, color mode, labelling and
@@ -280,7 +298,7 @@ def evaluate_image_classifier(run_dir, data, batch_size: int = 64) -> dict:
         dict with `loss`, `accuracy`, `count`, `class_names`, `confusion_matrix`
         and `bad_files`.
     """
-    model, manifest, class_names = runs.load_run(run_dir)
+    model, manifest, class_names = runs.load_run(run_dir, safe_mode)
     data_info = manifest["data"]
     size, color_mode = tuple(data_info["image_size"]), data_info["color_mode"]
     if data == DIGITS:
@@ -314,7 +332,9 @@ def evaluate_image_classifier(run_dir, data, batch_size: int = 64) -> dict:
     return result
 
 
-def predict_images(run_dir, paths, top_k: int = 3) -> tuple[list, list]:
+def predict_images(
+    run_dir, paths, top_k: int = 3, safe_mode: bool = True
+) -> tuple[list, list]:
     """Top-k classes with probabilities for each image file.
 
     Returns:
@@ -323,7 +343,7 @@ def predict_images(run_dir, paths, top_k: int = 3) -> tuple[list, list]:
         files that could not be read.
     """
     V.check_positive_int("top_k", top_k)
-    model, manifest, class_names = runs.load_run(run_dir)
+    model, manifest, class_names = runs.load_run(run_dir, safe_mode)
     size = tuple(manifest["data"]["image_size"])
     color_mode = manifest["data"]["color_mode"]
     images, good, bad = [], [], []

@@ -6,18 +6,30 @@ runs/cnn-20261129-101500/
   metrics.json       final train / validation / test metrics
   history.csv        per-epoch metrics
   class_names.json   index -> class name
-  manifest.json      versions, seed, devices, arguments, data description
+  manifest.json      status, config, versions, seed, devices, data description
+  checkpoints/       the latest full training state (see training/resume.py)
+  logs/              TensorBoard event files (train/, validation/)
   *.png              learning curves, confusion matrix
 ```
+
+The manifest's `status` says how far a run got: `running` (still going, or
+killed without a chance to say so), `finished`, `failed` (with the error) or
+`interrupted` (Ctrl-C). `--resume` continues any run that is not finished.
 """
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import datetime
+import glob
 import json
 import os
 import platform
+import shutil
 import sys
+import tempfile
+import time
 
 import numpy as np
 
@@ -28,6 +40,8 @@ METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 CLASS_NAMES_FILE = "class_names.json"
 MANIFEST_FILE = "manifest.json"
+LOGS_DIR = "logs"
+STATUSES = ("running", "finished", "failed", "interrupted")
 
 
 def _jsonable(value):
@@ -97,7 +111,7 @@ def check_run_dir(run_dir, needs=(MODEL_FILE, MANIFEST_FILE, CLASS_NAMES_FILE)) 
     return run_dir
 
 
-def load_run(run_dir) -> tuple:
+def load_run(run_dir, safe_mode: bool = True) -> tuple:
     """`(model, manifest, class_names)` of a run folder."""
     from keras_bigmodels.saving import load_model
 
@@ -109,111 +123,238 @@ def load_run(run_dir) -> tuple:
         raise ValueError(
             f"{run_dir!r} has an unreadable manifest or class list: {e}"
         ) from None
-    return load_model(run_dir), manifest, class_names
+    return load_model(run_dir, safe_mode=safe_mode), manifest, class_names
 
 
 def fit_verbosity(verbose):
     """Progress bars on a terminal; one line per epoch in a log file."""
-    import sys
-
     if verbose == "auto":
         return 1 if sys.stdout.isatty() else 2
     return verbose
 
 
-class Run:
-    """One run folder being written: manifest first, then model, metrics, plots.
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S")
 
-    The manifest is written before training starts and the best model is
-    checkpointed during `fit`, so an interrupted run still leaves a usable
-    folder.
 
-    Args:
-        out: str. Parent folder.
-        prefix: str. Run folder name prefix, e.g. "cnn".
-        manifest: dict. Task, arguments, seed, data and devices; library
-            versions and timestamps are added here.
+def find_resumable(out, workflow: str) -> str | None:
+    """The most recently started unfinished run of `workflow` under `out`."""
+    best, best_started = None, ""
+    for manifest_path in glob.glob(os.path.join(os.fspath(out), "*", MANIFEST_FILE)):
+        try:
+            m = read_json(manifest_path)
+        except (OSError, ValueError):
+            continue
+        if m.get("workflow") != workflow or m.get("status") == "finished":
+            continue
+        started = m.get("started", "")
+        if started >= best_started:
+            best, best_started = os.path.dirname(manifest_path), started
+    return best
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What every training workflow returns.
+
+    Attributes:
+        run_dir: str. The run folder.
+        status: str. `"finished"`.
+        seconds: float. Wall time of this process's part of the run.
+        epochs_run: int. Epochs in the history (all phases, all sessions).
+        batches_trained: int. Training steps taken (all sessions): a resumed
+            run that replayed no batch has exactly as many as an
+            uninterrupted one.
+        history: dict. Per-epoch metric lists, as `keras.callbacks.History`.
+        metrics: dict. Everything written to `metrics.json`.
+        config: the workflow's config dataclass.
     """
 
-    def __init__(self, out: str, prefix: str, manifest: dict):
-        import time
+    run_dir: str
+    status: str
+    seconds: float
+    epochs_run: int
+    batches_trained: int
+    history: dict
+    metrics: dict
+    config: object
 
+
+class Run:
+    """One run folder and its lifecycle: manifest, checkpoints, status, results.
+
+    Create it with `Run.open(cfg, workflow, prefix)` before TensorFlow does
+    any work, so that `--resume` can swap in the resumed run's own settings;
+    then `start(...)` writes the manifest, `training.loop.fit` trains and
+    checkpoints into it, and `finish(...)` saves the results. Used as a
+    context manager, it marks the manifest `failed` or `interrupted` when
+    the block ends with an exception.
+
+    Under a multi-worker strategy only the chief writes the run folder; the
+    other workers write into a temporary folder that is removed at the end
+    (and read checkpoints from the chief's folder when resuming).
+    """
+
+    def __init__(
+        self, run_dir: str, config, workflow: str, *, resumed: bool, chief: bool = True
+    ):
         self.started = time.time()
-        self.dir = new_run_dir(out, prefix)
-        self.manifest = {
-            **manifest,
-            "versions": library_versions(),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started)),
-        }
-        write_json(self.path(MANIFEST_FILE), self.manifest)
+        self.config = config
+        self.workflow = workflow
+        self.resumed = resumed
+        self.chief = chief
+        self.source_dir = run_dir  # where checkpoints are read from
+        self.dir = run_dir if chief else tempfile.mkdtemp(prefix="kb-worker-")
+        self.manifest: dict = {}
+        self.position: dict | None = None  # set by the training loop
+
+    @classmethod
+    def open(
+        cls, cfg, workflow: str, prefix: str | None = None, *, chief: bool = True
+    ) -> Run:
+        """A new run folder, or the one `cfg.resume` asks to continue.
+
+        With `cfg.resume == "latest"` the most recent unfinished run of
+        `workflow` under `cfg.out` is continued (a new run starts when there
+        is none); with a path, that run. A resumed run trains with the
+        settings in its manifest; only `out`, `resume` and `verbose` come
+        from `cfg`.
+        """
+        from keras_bigmodels.training.configs import RESUME_LATEST
+
+        run_dir = None
+        if cfg.resume == RESUME_LATEST:
+            run_dir = find_resumable(cfg.out, workflow)
+        elif cfg.resume is not None:
+            run_dir = os.fspath(cfg.resume)
+            problem = run_folder_problem(run_dir, (MANIFEST_FILE,))
+            if problem:
+                raise FileNotFoundError(f"--resume: {problem}")
+        if run_dir is None:
+            path = new_run_dir(cfg.out, prefix or workflow) if chief else ""
+            return cls(path, cfg, workflow, resumed=False, chief=chief)
+        manifest = read_json(os.path.join(run_dir, MANIFEST_FILE))
+        if manifest.get("workflow") != workflow:
+            raise ValueError(
+                f"--resume: {run_dir!r} is a {manifest.get('workflow')!r} run, "
+                f"not {workflow!r}"
+            )
+        if manifest.get("status") == "finished":
+            raise ValueError(f"--resume: {run_dir!r} has already finished")
+        saved = dict(manifest["config"])
+        saved.update(out=cfg.out, resume=cfg.resume, verbose=cfg.verbose)
+        config = type(cfg)(**saved).check()
+        run = cls(run_dir, config, workflow, resumed=True, chief=chief)
+        run.manifest = manifest
+        return run
 
     def path(self, name: str) -> str:
         return os.path.join(self.dir, name)
 
-    def fit(
-        self,
-        model,
-        train,
-        validation,
-        epochs: int,
-        patience: int,
-        verbose="auto",
-        monitor: str = "val_loss",
-        reduce_lr: bool = True,
-        mode: str = "min",
-    ):
-        """`model.fit` with checkpointing, early stopping, LR decay and a CSV log."""
-        import keras
+    def write_json(self, name: str, obj) -> None:
+        write_json(self.path(name), obj)
 
-        callbacks = [
-            keras.callbacks.ModelCheckpoint(
-                self.path(MODEL_FILE), monitor=monitor, mode=mode, save_best_only=True
-            ),
-            keras.callbacks.EarlyStopping(
-                monitor=monitor,
-                mode=mode,
-                patience=patience,
-                restore_best_weights=True,
-            ),
-            keras.callbacks.CSVLogger(self.path(HISTORY_FILE)),
-        ]
-        if reduce_lr:  # not with a learning-rate schedule, which it cannot set
-            callbacks.append(
-                keras.callbacks.ReduceLROnPlateau(
-                    monitor=monitor,
-                    mode=mode,
-                    factor=0.3,
-                    patience=max(1, patience // 2 - 1),
-                )
-            )
-        # shuffle=False: the datasets reshuffle themselves every epoch, and
-        # Keras warns that it cannot shuffle a tf.data.Dataset.
-        return model.fit(
-            train,
-            validation_data=validation,
-            epochs=epochs,
-            callbacks=callbacks,
-            shuffle=False,
-            verbose=fit_verbosity(verbose),
-        )
+    # --- manifest and status ----------------------------------------------
 
-    def finish(self, model, history, metrics: dict) -> dict:
-        """Save the model, metrics, learning curves and the completed manifest."""
-        import time
+    def start(self, **fields) -> None:
+        """Write the manifest (status `running`) with the config, versions and
+        `fields` (task, data, devices, ...)."""
+        fields = {k: v for k, v in fields.items() if v is not None}
+        if self.resumed:
+            self.manifest.update(fields)
+            self.manifest.setdefault("resumed", []).append(_now())
+        else:
+            self.manifest = {
+                "workflow": self.workflow,
+                **fields,
+                "config": self.config.settings(),
+                "seed": self.config.seed,
+                "deterministic": self.config.deterministic,
+                "versions": library_versions(),
+                "started": _now(),
+            }
+        self.mark("running")
 
+    def mark(self, status: str, **extra) -> None:
+        """Set the manifest's status (and e.g. `error`), on disk at once."""
+        self.manifest["status"] = status
+        self.manifest.update(extra)
+        if status == "running":
+            self.manifest.pop("error", None)
+        if self.manifest.get("workflow"):
+            write_json(self.path(MANIFEST_FILE), self.manifest)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None and self.manifest.get("status") == "running":
+            if issubclass(exc_type, KeyboardInterrupt):
+                self.mark("interrupted", ended=_now())
+            else:
+                self.mark("failed", error=f"{exc_type.__name__}: {exc}", ended=_now())
+        if not self.chief:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # --- results ----------------------------------------------------------
+
+    def finish(self, model, metrics: dict, result_cls=TrainResult, **fields):
+        """Save the model, metrics, learning curves; mark the run `finished`.
+
+        Returns:
+            A `result_cls` (a `TrainResult`) with `fields` added.
+        """
         from keras_bigmodels.insight.plots import plot_history
 
-        model.save(self.path(MODEL_FILE))  # restored best weights, optimizer state
+        position = self.position or {"history": [], "batches_trained": 0}
+        history = history_dict(position["history"])
+        tmp = self.path(".model.tmp.keras")
+        model.save(tmp)
+        os.replace(tmp, self.path(MODEL_FILE))
         write_json(
             self.path(METRICS_FILE),
-            {**metrics, "epochs_run": len(history.epoch)},
+            {
+                **metrics,
+                "epochs_run": len(position["history"]),
+                "batches_trained": position["batches_trained"],
+            },
         )
-        plot_history(history.history, self.path("learning_curves.png"))
-        self.manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-        self.manifest["seconds"] = round(time.time() - self.started, 1)
-        write_json(self.path(MANIFEST_FILE), self.manifest)
-        return {
-            "run_dir": self.dir,
-            "metrics": metrics,
-            "seconds": self.manifest["seconds"],
-        }
+        if history:
+            plot_history(history, self.path("learning_curves.png"))
+        seconds = round(time.time() - self.started, 1)
+        self.manifest["seconds"] = round(self.manifest.get("seconds", 0) + seconds, 1)
+        self.mark(
+            "finished", finished=_now(), batches_trained=position["batches_trained"]
+        )
+        return result_cls(
+            run_dir=self.source_dir,
+            status="finished",
+            seconds=seconds,
+            epochs_run=len(position["history"]),
+            batches_trained=position["batches_trained"],
+            history=history,
+            metrics=metrics,
+            config=self.config,
+            **fields,
+        )
+
+
+def history_dict(rows: list[dict]) -> dict:
+    """Per-epoch rows -> {metric: [values]} (Keras History's shape)."""
+    keys = [k for k in (rows[0] if rows else {}) if k not in ("epoch", "phase")]
+    for row in rows:
+        keys += [k for k in row if k not in keys and k not in ("epoch", "phase")]
+    return {k: [row.get(k, float("nan")) for row in rows] for k in keys}
+
+
+def write_history_csv(path, rows: list[dict]) -> None:
+    """`history.csv` from all epochs so far (every phase), atomically."""
+    keys = ["epoch", "phase"]
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    tmp = f"{os.fspath(path)}.tmp"
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)

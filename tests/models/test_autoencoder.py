@@ -31,7 +31,7 @@ def test_encoder_decoder_shapes_and_round_trip(kind, tmp_path):
 
 def test_denoising_noise_only_in_training():
     ae = build_autoencoder(
-        (8, 8, 1), 4, kind="denoising", hidden=(16,), noise_stddev=0.5
+        (8, 8, 1), latent_dim=4, kind="denoising", hidden=(16,), noise_stddev=0.5
     )
     a = np.asarray(ae(X, training=False))
     np.testing.assert_allclose(a, np.asarray(ae(X, training=False)))
@@ -39,7 +39,9 @@ def test_denoising_noise_only_in_training():
 
 
 def test_vae_reports_both_terms_and_round_trips(tmp_path):
-    vae = build_autoencoder((8, 8, 1), 2, kind="variational", hidden=(16,), seed=0)
+    vae = build_autoencoder(
+        (8, 8, 1), latent_dim=2, kind="variational", hidden=(16,), seed=0
+    )
     assert isinstance(vae, VariationalAutoencoder)
     z_mean, z_log_var = vae.encoder.predict(X, verbose=0)
     assert z_mean.shape == z_log_var.shape == (16, 2)
@@ -65,7 +67,9 @@ def test_vae_reports_both_terms_and_round_trips(tmp_path):
 
 
 def test_kl_term_matches_the_formula():
-    vae = build_autoencoder((8, 8, 1), 3, kind="variational", hidden=(8,), seed=1)
+    vae = build_autoencoder(
+        (8, 8, 1), latent_dim=3, kind="variational", hidden=(8,), seed=1
+    )
     mu, logvar = (np.asarray(t, "float64") for t in vae.encoder(X))
     expected = np.mean(-0.5 * np.sum(1 + logvar - mu**2 - np.exp(logvar), axis=-1))
     _, kl = vae._loss_terms(X, training=False)
@@ -73,7 +77,7 @@ def test_kl_term_matches_the_formula():
 
 
 def test_reconstruction_error_per_sample():
-    ae = build_autoencoder((8, 8, 1), 4, hidden=(8,))
+    ae = build_autoencoder((8, 8, 1), latent_dim=4, hidden=(8,))
     err = reconstruction_error(ae, X)
     recon = ae.predict(X, verbose=0)
     np.testing.assert_allclose(

@@ -1,0 +1,135 @@
+"""Training batches whose order is a pure function of (seed, epoch).
+
+A resumed run must see exactly the batches an uninterrupted run would have
+seen, from the next unseen one on. `EpochBatches` makes the order of epoch
+`e` the permutation `index_shuffle(i, [seed, e])` of the example indices, so
+any process can rebuild it, and `dataset(epoch, start_step)` skips finished
+batches as *indices*, before anything is gathered or decoded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from keras_bigmodels import _validation as V
+from keras_bigmodels.data.placement import prefetch_to_accelerator
+
+
+class EpochBatches:
+    """`n` examples served in seeded per-epoch order, batch by batch.
+
+    Args:
+        n: int. Number of examples.
+        batch_size: int. Global batch size.
+        load: callable. For arrays, `indices (batch,) -> batch`; for files
+            (`per_example=True`), `index () -> example`, run in parallel.
+        seed: int. With the epoch, fixes each epoch's order.
+        shuffle: bool. False keeps the stored order every epoch.
+        per_example: bool. Map `load` over single indices, then batch (for
+            decoding files); otherwise batch the indices and `load` once per
+            batch (for arrays: one gather per batch).
+        drop_remainder: bool. Drop a last partial batch (under several
+            replicas, so that no replica gets an empty batch).
+
+    Example:
+
+    >>> x = np.arange(10)
+    >>> b = EpochBatches.from_arrays(x, batch_size=4, seed=0)
+    >>> b.steps_per_epoch
+    3
+    >>> [len(t) for t in b.dataset(epoch=0, start_step=1)]
+    [4, 2]
+    """
+
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        load: Callable,
+        *,
+        seed: int = 0,
+        shuffle: bool = True,
+        per_example: bool = False,
+        drop_remainder: bool = False,
+    ):
+        self.n = V.check_positive_int("n", n)
+        self.batch_size = V.check_positive_int("batch_size", batch_size)
+        self.load = load
+        self.seed = seed
+        self.shuffle = shuffle
+        self.per_example = per_example
+        self.drop_remainder = drop_remainder and n >= batch_size
+
+    @classmethod
+    def from_arrays(
+        cls,
+        data,
+        batch_size: int,
+        *,
+        seed: int = 0,
+        shuffle=True,
+        drop_remainder: bool = False,
+    ) -> EpochBatches:
+        """Batches of in-memory arrays (a nested structure with a shared first axis)."""
+        flat = tf.nest.flatten(data)
+        n = len(flat[0])
+        tensors = tf.nest.map_structure(tf.constant, data)
+
+        def gather(idx):
+            return tf.nest.map_structure(lambda t: tf.gather(t, idx), tensors)
+
+        return cls(
+            n,
+            batch_size,
+            gather,
+            seed=seed,
+            shuffle=shuffle,
+            drop_remainder=drop_remainder,
+        )
+
+    @property
+    def steps_per_epoch(self) -> int:
+        if self.drop_remainder:
+            return self.n // self.batch_size
+        return math.ceil(self.n / self.batch_size)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The example indices of epoch `epoch`, in the order they are served."""
+        idx = tf.range(self.n, dtype=tf.int64)
+        return self._permute(idx, epoch).numpy()
+
+    def _permute(self, idx, epoch):
+        if not self.shuffle or self.n == 1:
+            return idx
+        seed = tf.constant([self.seed, epoch], tf.int64)
+        return tf.random.experimental.index_shuffle(idx, seed, self.n - 1)
+
+    def dataset(self, epoch: int, start_step: int = 0) -> tf.data.Dataset:
+        """The batches of `epoch` from batch `start_step` on."""
+        if not 0 <= start_step <= self.steps_per_epoch:
+            raise ValueError(
+                f"`start_step` must be in [0, {self.steps_per_epoch}]. "
+                f"Received: start_step={start_step}"
+            )
+        used = self.steps_per_epoch * self.batch_size if self.drop_remainder else self.n
+        ds = tf.data.Dataset.range(start_step * self.batch_size, used)
+        if self.per_example:
+            ds = ds.map(lambda i: self._permute(i, epoch))
+            ds = ds.map(self.load, num_parallel_calls=tf.data.AUTOTUNE)
+            # A file that breaks after screening is dropped, never fatal.
+            ds = ds.ignore_errors(log_warning=True).batch(self.batch_size)
+        else:
+            ds = ds.batch(self.batch_size)
+            ds = ds.map(lambda i: self.load(self._permute(i, epoch)))
+        options = tf.data.Options()
+        # The batches already form the global batch: split each one across
+        # workers (DATA), never whole files.
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
+        options.deterministic = True
+        return prefetch_to_accelerator(ds.with_options(options))

@@ -1,0 +1,419 @@
+"""One config dataclass per training workflow: every setting in one place.
+
+Each workflow (`train_image_classifier`, `train_gpt`, ...) takes one of these;
+the run manifest writes it whole; the command line builds the flags of
+`keras-bigmodels train <arch>` from its fields (type, default and help come
+from here), so a flag that a workflow does not read cannot exist.
+
+This module imports no TensorFlow: `--help` and flag errors stay instant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any
+
+from keras_bigmodels import _validation as V
+
+STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+RESUME_LATEST = "latest"
+
+
+def option(default: Any, help: str, *, choices=None, cli: bool = True, flag=None):
+    """A config field with its command-line help (and choices)."""
+    return dataclasses.field(
+        default=default,
+        metadata={"help": help, "choices": choices, "cli": cli, "flag": flag},
+    )
+
+
+@dataclasses.dataclass(kw_only=True)
+class RunConfig:
+    """What every training workflow shares: schedule, seed, engine, run folder.
+
+    Attributes are keyword-only; subclasses redeclare `epochs`,
+    `batch_size` and `learning_rate` with their own defaults.
+    """
+
+    epochs: int = option(10, "most training epochs")
+    batch_size: int = option(
+        32, "global batch size (split across replicas by --strategy)"
+    )
+    learning_rate: float | None = option(1e-3, "peak learning rate")
+    seed: int = option(0, "seed of weights, data order and splits")
+    out: str = option("runs", "parent folder of run folders")
+    strategy: str = option(
+        "auto",
+        "tf.distribute strategy: auto picks multi_worker when TF_CONFIG names "
+        "several workers, mirrored on 2+ GPUs, one_device on one GPU",
+        choices=STRATEGIES,
+    )
+    precision: str = option(
+        "float32",
+        "dtype policy of layers (mixed_* keep float32 weights)",
+        choices=PRECISIONS,
+    )
+    jit: bool | None = option(
+        None, "XLA-compile the training step (default: only when a GPU is used)"
+    )
+    clip_norm: float | None = option(
+        None, "clip the global gradient norm to this value (default: no clipping)"
+    )
+    checkpoint_every: int = option(
+        100, "steps between full-state checkpoints (also at every epoch end)"
+    )
+    deterministic: bool = option(
+        False, "deterministic TensorFlow ops: bit-identical reruns and resumes"
+    )
+    resume: str | None = option(
+        None,
+        "continue RUN, or with no RUN the latest unfinished run of this "
+        "architecture under --out (a new run if there is none)",
+        flag="resume",
+    )
+    verbose: int | str = option("auto", "Keras progress output", cli=False)
+
+    # --- checks ----------------------------------------------------------
+
+    def check(self) -> RunConfig:
+        """Validate every field; fill derived defaults. Returns `self`."""
+        V.check_positive_int("epochs", self.epochs)
+        V.check_positive_int("batch_size", self.batch_size)
+        V.check_positive("learning_rate", self.learning_rate, allow_none=True)
+        if (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, int)
+            or self.seed < 0
+        ):
+            raise ValueError(
+                f"`seed` must be an integer >= 0. Received: seed={self.seed!r}"
+            )
+        V.check_choice("strategy", self.strategy, STRATEGIES)
+        V.check_choice("precision", self.precision, PRECISIONS)
+        if self.jit not in (None, True, False):
+            raise ValueError(
+                f"`jit` must be True, False or None. Received: jit={self.jit!r}"
+            )
+        V.check_positive("clip_norm", self.clip_norm, allow_none=True)
+        V.check_positive_int("checkpoint_every", self.checkpoint_every)
+        if self.resume is not None and not isinstance(self.resume, str):
+            raise ValueError(
+                "`resume` must be None, 'latest' or a run folder. "
+                f"Received: resume={self.resume!r}"
+            )
+        return self
+
+    def settings(self) -> dict:
+        """The config as a plain dict, for the manifest (minus `resume`)."""
+        d = dataclasses.asdict(self)
+        d.pop("resume")
+        d.pop("verbose")
+        return d
+
+
+def _check_patience(cfg) -> None:
+    V.check_positive_int("patience", cfg.patience)
+
+
+# --- image classifier --------------------------------------------------------
+
+
+@dataclasses.dataclass(kw_only=True)
+class ImageClassifierConfig(RunConfig):
+    """`train cnn`: the article's CNN on the bundled digits or an image folder."""
+
+    data: str = option("digits", "'digits' (bundled) or a folder of images")
+    image_size: tuple | None = option(
+        None, "N or HxW (default: 32 for digits, 224 for folders)"
+    )
+    color_mode: str | None = option(
+        None,
+        "default: grayscale for digits, rgb for folders",
+        choices=("rgb", "grayscale", "rgba"),
+    )
+    labels: str = option(
+        "inferred",
+        "class sub-folders, or the text before the first dot of each file name",
+        choices=("inferred", "filename"),
+    )
+    epochs: int = option(30, "most training epochs")
+    batch_size: int = option(32, "global batch size (split across replicas)")
+    learning_rate: float = option(1e-3, "Adam learning rate")
+    validation_split: float = option(0.2, "held-out validation fraction")
+    test_split: float = option(
+        0.1, "held-out test fraction of a folder (digits has a fixed one)"
+    )
+    dropout: float = option(0.3, "dropout before the classifier")
+    l2: float = option(0.0, "L2 weight decay")
+    batch_norm: bool = option(False, "batch normalization after each convolution")
+    augment: bool = option(True, "light shift/rotate/zoom augmentation")
+    patience: int = option(10, "epochs without validation improvement before stopping")
+    cache: str = option(
+        "auto", "auto, memory, none: keep decoded training images in memory"
+    )
+
+    def check(self) -> ImageClassifierConfig:
+        super().check()
+        V.check_fraction("validation_split", self.validation_split, allow_none=False)
+        V.check_fraction("test_split", self.test_split, allow_none=False)
+        V.check_fraction("dropout", self.dropout, allow_none=False)
+        V.check_non_negative("l2", self.l2)
+        V.check_positive("learning_rate", self.learning_rate)
+        _check_patience(self)
+        V.check_choice("labels", self.labels, ("inferred", "filename"))
+        if self.color_mode is None:
+            self.color_mode = "grayscale" if self.data == "digits" else "rgb"
+        V.check_choice("color_mode", self.color_mode, ("rgb", "grayscale", "rgba"))
+        V.check_choice("cache", self.cache, ("auto", "memory", "none"))
+        if self.validation_split <= 0:
+            raise ValueError(
+                "`validation_split` must be > 0: the best epoch is chosen "
+                f"on it. Received: validation_split={self.validation_split}"
+            )
+        if self.image_size is not None:
+            self.image_size = V.check_size("image_size", self.image_size)
+        return self
+
+
+# --- sequence models ---------------------------------------------------------
+
+
+@dataclasses.dataclass(kw_only=True)
+class SequenceClassifierConfig(RunConfig):
+    """What `train transformer` and `train rnn` share."""
+
+    data: str | None = option(
+        None,
+        "a folder of class sub-folders of .txt files (default: the bundled order task)",
+    )
+    level: str = option("char", "tokens of your text data", choices=("char", "word"))
+    epochs: int = option(20, "most training epochs")
+    batch_size: int = option(64, "global batch size (split across replicas)")
+    learning_rate: float = option(1e-3, "Adam learning rate")
+    embed_dim: int = option(64, "token embedding width")
+    num_layers: int = option(2, "stacked layers")
+    dropout: float = option(0.1, "dropout rate")
+    max_length: int = option(48, "tokens per sequence (longer ones are cut)")
+    num_train: int = option(8000, "bundled task: training sequences")
+    num_test: int = option(2000, "bundled task: test sequences")
+    patience: int = option(5, "epochs without validation improvement before stopping")
+
+    def check(self):
+        super().check()
+        for name in ("embed_dim", "num_layers", "max_length", "num_train", "num_test"):
+            V.check_positive_int(name, getattr(self, name))
+        V.check_fraction("dropout", self.dropout, allow_none=False)
+        V.check_choice("level", self.level, ("char", "word"))
+        _check_patience(self)
+        return self
+
+
+@dataclasses.dataclass(kw_only=True)
+class TransformerClassifierConfig(SequenceClassifierConfig):
+    """`train transformer`: a Transformer encoder classifier (article §2.4)."""
+
+    num_heads: int = option(4, "attention heads (must divide --embed-dim)")
+
+    def check(self):
+        super().check()
+        V.check_positive_int("num_heads", self.num_heads)
+        V.check_divisible("embed_dim", self.embed_dim, "num_heads", self.num_heads)
+        return self
+
+
+@dataclasses.dataclass(kw_only=True)
+class RNNClassifierConfig(SequenceClassifierConfig):
+    """`train rnn`: a bidirectional recurrent classifier (article §2.3)."""
+
+    kind: str = option("lstm", "recurrent cell", choices=("lstm", "gru", "simple"))
+    units: int = option(64, "RNN state size")
+
+    def check(self):
+        super().check()
+        V.check_choice("kind", self.kind, ("lstm", "gru", "simple"))
+        V.check_positive_int("units", self.units)
+        return self
+
+
+@dataclasses.dataclass(kw_only=True)
+class Seq2SeqConfig(RunConfig):
+    """`train seq2seq`: an encoder-decoder on n-digit addition or a TSV of pairs."""
+
+    kind: str = option(
+        "transformer",
+        "transformer, or lstm/gru with attention",
+        choices=("transformer", "lstm", "gru"),
+    )
+    data: str | None = option(
+        None, "a TSV file of source<TAB>target lines (default: n-digit addition)"
+    )
+    digits: int = option(3, "bundled addition: digits per operand")
+    num_train: int = option(50000, "bundled addition: training pairs")
+    num_test: int = option(2000, "bundled addition: test pairs")
+    epochs: int = option(30, "most training epochs")
+    batch_size: int = option(128, "global batch size (split across replicas)")
+    learning_rate: float | None = option(
+        None, "Adam learning rate (default: 5e-4 transformer, 1e-3 RNN)"
+    )
+    embed_dim: int = option(128, "token embedding width")
+    num_heads: int = option(4, "transformer: attention heads")
+    num_layers: int = option(2, "transformer: layers per side")
+    units: int = option(256, "lstm/gru: state size")
+    dropout: float = option(0.1, "transformer: dropout rate")
+    patience: int = option(8, "epochs without validation improvement before stopping")
+
+    def check(self):
+        super().check()
+        V.check_choice("kind", self.kind, ("transformer", "lstm", "gru"))
+        for name in (
+            "digits",
+            "num_train",
+            "num_test",
+            "embed_dim",
+            "num_heads",
+            "num_layers",
+            "units",
+        ):
+            V.check_positive_int(name, getattr(self, name))
+        V.check_fraction("dropout", self.dropout, allow_none=False)
+        _check_patience(self)
+        if self.learning_rate is None:
+            self.learning_rate = 5e-4 if self.kind == "transformer" else 1e-3
+        return self
+
+
+@dataclasses.dataclass(kw_only=True)
+class GPTConfig(RunConfig):
+    """`train gpt`: a small GPT language model (article §3.2)."""
+
+    data: str | None = option(None, "a UTF-8 text file (default: the bundled corpus)")
+    level: str = option("char", "tokens", choices=("char", "word"))
+    sequence_length: int = option(64, "context length in tokens")
+    epochs: int = option(4, "most training epochs")
+    batch_size: int = option(64, "global batch size (split across replicas)")
+    learning_rate: float = option(2e-3, "peak AdamW learning rate (warm-up + cosine)")
+    embed_dim: int = option(128, "model width")
+    num_heads: int = option(4, "attention heads")
+    num_layers: int = option(4, "Transformer decoder blocks")
+    dropout: float = option(0.0, "dropout rate")
+    validation_fraction: float = option(0.1, "held-out tail of the text")
+    patience: int = option(2, "epochs without validation improvement before stopping")
+
+    def check(self):
+        super().check()
+        for name in ("sequence_length", "embed_dim", "num_heads", "num_layers"):
+            V.check_positive_int(name, getattr(self, name))
+        V.check_fraction("dropout", self.dropout, allow_none=False)
+        V.check_fraction(
+            "validation_fraction", self.validation_fraction, allow_none=False
+        )
+        if not self.validation_fraction:
+            raise ValueError(
+                "`validation_fraction` must be > 0 to measure the model. "
+                f"Received: validation_fraction={self.validation_fraction}"
+            )
+        V.check_choice("level", self.level, ("char", "word"))
+        _check_patience(self)
+        return self
+
+
+# --- generative models -------------------------------------------------------
+
+
+@dataclasses.dataclass(kw_only=True)
+class GANConfig(RunConfig):
+    """`train gan`: a DCGAN (article §2.5, §3.3), judged by a classifier."""
+
+    data: str = option("digits", "'digits' (bundled) or a folder of images")
+    image_size: tuple | None = option(None, "N or HxW (default: 8 digits, 32 folders)")
+    color_mode: str | None = option(
+        None,
+        "default: grayscale for digits, rgb for folders",
+        choices=("rgb", "grayscale"),
+    )
+    latent_dim: int = option(64, "size of the latent vector z")
+    conditional: bool = option(False, "condition both networks on the class label")
+    epochs: int = option(200, "training epochs")
+    batch_size: int = option(64, "global batch size (split across replicas)")
+    learning_rate: float = option(2e-4, "Adam learning rate of both networks")
+    filters: int = option(64, "network width")
+    d_steps: int = option(1, "discriminator updates per generator update")
+    samples: int = option(1000, "generated images judged at the end")
+    judge_epochs: int = option(60, "most epochs of the judging classifier")
+
+    def check(self):
+        super().check()
+        for name in ("latent_dim", "filters", "d_steps", "samples", "judge_epochs"):
+            V.check_positive_int(name, getattr(self, name))
+        V.check_positive("learning_rate", self.learning_rate)
+        if self.image_size is not None:
+            self.image_size = V.check_size("image_size", self.image_size)
+        return self
+
+
+@dataclasses.dataclass(kw_only=True)
+class AutoencoderConfig(RunConfig):
+    """`train autoencoder`: dense, conv, denoising or variational (article §2.6)."""
+
+    kind: str = option(
+        "dense",
+        "autoencoder kind",
+        choices=("dense", "conv", "denoising", "variational"),
+    )
+    data: str = option("digits", "'digits' (bundled) or a folder of images")
+    image_size: tuple | None = option(None, "N or HxW (default: 8 digits, 32 folders)")
+    color_mode: str | None = option(
+        None,
+        "default: grayscale for digits, rgb for folders",
+        choices=("rgb", "grayscale"),
+    )
+    latent_dim: int = option(16, "code size")
+    linear: bool = option(False, "no activations (its optimum is PCA)")
+    epochs: int = option(300, "most training epochs")
+    batch_size: int = option(64, "global batch size (split across replicas)")
+    learning_rate: float = option(1e-3, "Adam learning rate")
+    patience: int = option(30, "epochs without validation improvement before stopping")
+
+    def check(self):
+        super().check()
+        V.check_choice("kind", self.kind, ("dense", "conv", "denoising", "variational"))
+        V.check_positive_int("latent_dim", self.latent_dim)
+        V.check_positive("learning_rate", self.learning_rate)
+        _check_patience(self)
+        if self.image_size is not None:
+            self.image_size = V.check_size("image_size", self.image_size)
+        return self
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def make_config(cls: type[RunConfig], cfg: RunConfig | None = None, **overrides):
+    """`cls()` (or a copy of `cfg`) with `overrides`, checked.
+
+    Unknown names raise a `ValueError` that lists what the workflow takes.
+    """
+    base = cfg if cfg is not None else cls()
+    if not isinstance(base, cls):
+        raise ValueError(
+            f"`cfg` must be a {cls.__name__}. Received: cfg={type(base).__name__}"
+        )
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(
+            f"{cls.__name__} has no setting {', '.join(map(repr, unknown))}; "
+            f"it takes: {', '.join(sorted(names))}"
+        )
+    return dataclasses.replace(base, **overrides).check()
+
+
+def field_type(cls: type, f: dataclasses.Field) -> tuple[type, bool]:
+    """`(base_type, optional)` of a config field: `int | None` -> `(int, True)`."""
+    hint = typing.get_type_hints(cls)[f.name]
+    args = typing.get_args(hint)
+    optional = type(None) in args
+    base = [a for a in args if a is not type(None)] or [hint]
+    return (base[0] if len(base) == 1 else str), optional

@@ -1,0 +1,366 @@
+"""The one training loop every workflow runs: resumable, distributed, loud.
+
+`fit(run, model, batches, ...)` is `keras.Model.fit` rebuilt around what a
+long run needs, on top of Keras's own pieces (`make_train_function`, the
+model's `train_step`, its metrics, `keras.callbacks.CallbackList` with the
+progress bar):
+
+- **Resume without replaying a batch.** The order of epoch `e` is a pure
+  function of (seed, e) (`data.batches.EpochBatches`); the full state
+  (`training.resume`) is checkpointed every `checkpoint_every` steps and at
+  every epoch end, and a restarted run continues at the next unseen batch,
+  with the epoch's running metrics, its early-stopping counters and its
+  learning rate as they were.
+- **Every strategy, multi-worker included.** Keras 3's `fit` fails under
+  `MultiWorkerMirroredStrategy` (keras-team/keras#20585: it all-reduces the
+  first batch to build the model); here the model is built from one local
+  batch and each step runs through `strategy.run` inside Keras's own
+  `train_function`, so the same loop, callbacks and progress output serve
+  one CPU, several GPUs and several machines.
+- **Fail loudly.** A non-finite loss stops the run at that step: the error
+  names the epoch and step and the last good checkpoint, and no
+  non-finite state is ever written.
+- **Phases.** Several calls with different `phase` names (freeze, then
+  fine-tune) append to one history; a finished phase is skipped on resume.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_bigmodels.data.batches import EpochBatches
+from keras_bigmodels.training import resume as ckpt
+from keras_bigmodels.training import runs
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss (or a weight) became NaN or infinite; the run stopped there."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; the run folder is kept and can be resumed."""
+
+    def __init__(self, run_dir: str, where: str):
+        super().__init__(f"interrupted at {where}")
+        self.run_dir = run_dir
+        self.where = where
+
+
+def _distribute(strategy, dataset):
+    if strategy.num_replicas_in_sync > 1 or _is_multi_worker(strategy):
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
+        dataset = dataset.with_options(options)
+    return strategy.experimental_distribute_dataset(dataset)
+
+
+def _is_multi_worker(strategy) -> bool:
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def build_for_training(model, sample_batch, strategy) -> None:
+    """Create every variable a checkpoint holds: model, metrics, optimizers.
+
+    Keras's `fit` does this with the first batch all-reduced across workers,
+    which fails under `MultiWorkerMirroredStrategy`; a local batch is all
+    that is needed for the shapes.
+    """
+    with strategy.scope():
+        # Builds compiled metrics, the compiled loss and `model.optimizer`.
+        model._symbolic_build(data_batch=sample_batch)
+        if hasattr(model, "build_optimizers"):  # GAN: two optimizers of its own
+            model.build_optimizers()
+
+
+def evaluate(model, dataset, strategy=None) -> dict:
+    """`model.evaluate(dataset)` as a dict, under any strategy.
+
+    Args:
+        model: compiled keras.Model.
+        dataset: tf.data.Dataset of batches.
+        strategy: tf.distribute.Strategy; default: the model's.
+
+    Returns:
+        dict metric name -> float.
+    """
+    strategy = strategy or model.distribute_strategy
+    model.make_test_function()
+    model.reset_metrics()
+    iterator = iter(_distribute(strategy, dataset))
+    while True:
+        try:
+            model.test_function(iterator)
+        except (StopIteration, tf.errors.OutOfRangeError):
+            break
+    return {k: float(v) for k, v in model.get_metrics_result().items()}
+
+
+class _Events:
+    """TensorBoard event files in `run/logs/{train,validation}`, named as Keras does."""
+
+    def __init__(self, logdir: str):
+        self.writers = {
+            part: tf.summary.create_file_writer(os.path.join(logdir, part))
+            for part in ("train", "validation")
+        }
+
+    def write(self, step: int, logs: dict) -> None:
+        for key, value in logs.items():
+            if not isinstance(value, (int, float)):
+                continue
+            part = "validation" if key.startswith("val_") else "train"
+            name = key[4:] if part == "validation" else key
+            with self.writers[part].as_default():
+                tf.summary.scalar(f"epoch_{name}", value, step=step)
+        for w in self.writers.values():
+            w.flush()
+
+
+def _loss_values(logs) -> dict:
+    return {k: v for k, v in logs.items() if "loss" in k}
+
+
+def _first_non_finite(logs) -> str | None:
+    for k, v in _loss_values(logs).items():
+        if not math.isfinite(float(v)):
+            return f"{k} = {float(v)}"
+    return None
+
+
+def _learning_rate(model) -> float | None:
+    opt = getattr(model, "optimizer", None)
+    if opt is None:
+        return None
+    lr = opt.learning_rate
+    try:
+        return float(np.asarray(lr))
+    except (TypeError, ValueError):
+        return None
+
+
+def _reduce_learning_rate(model, factor: float) -> None:
+    opt = model.optimizer
+    if isinstance(opt.learning_rate, keras.Variable) or hasattr(
+        opt.learning_rate, "assign"
+    ):
+        opt.learning_rate.assign(opt.learning_rate * factor)
+
+
+def _new_position(position: dict | None, phase: str) -> dict:
+    pos = position or {"phases_done": [], "history": [], "batches_trained": 0}
+    if pos.get("phase") != phase:
+        pos.update(
+            phase=phase,
+            epoch=0,
+            step=0,
+            best=None,
+            best_epoch=None,
+            wait=0,
+            lr_wait=0,
+            stopped=False,
+        )
+    return pos
+
+
+def fit(
+    run,
+    model,
+    train: EpochBatches,
+    *,
+    epochs: int,
+    strategy,
+    validation=None,
+    phase: str = "train",
+    monitor: str | None = "val_loss",
+    mode: str = "min",
+    patience: int | None = None,
+    reduce_lr: bool = False,
+    callbacks=(),
+    checkpoint_every: int = 100,
+    verbose="auto",
+) -> dict:
+    """Train `model` on `train` for `epochs` epochs of phase `phase`.
+
+    The best model by `monitor` is saved as `model.keras` as it is reached
+    (every epoch when `monitor` is None) and its weights are restored at the
+    end; early stopping after `patience` epochs without improvement; with
+    `reduce_lr`, the learning rate falls by 0.3x after a plateau of
+    `max(1, patience // 2 - 1)` epochs.
+
+    Args:
+        run: runs.Run. The open run folder.
+        model: keras.Model. Built and compiled under `strategy.scope()`.
+        train: EpochBatches. Training batches (global batch size).
+        epochs: int. Epochs of this phase.
+        strategy: tf.distribute.Strategy the model was built under.
+        validation: tf.data.Dataset or None.
+        phase: str. Name of this training phase.
+        monitor, mode: str. The metric that picks the best epoch.
+        patience: int or None. Early-stopping patience.
+        reduce_lr: bool. Reduce the learning rate on plateaus.
+        callbacks: Keras callbacks (given epoch-end logs as `fit` gives).
+        checkpoint_every: int. Steps between mid-epoch checkpoints.
+        verbose: "auto", 0, 1 or 2.
+
+    Returns:
+        dict metric -> per-epoch values of every phase so far.
+
+    Raises:
+        TrainingDiverged: a non-finite loss; the manifest says `failed`.
+        RunInterrupted: Ctrl-C; state saved, manifest says `interrupted`.
+    """
+    sample = next(iter(train.dataset(0)))
+    build_for_training(model, sample, strategy)
+    if run.position is None and run.resumed:
+        run.position = ckpt.restore(run.source_dir, model)
+    pos = run.position = _new_position(run.position, phase)
+    if phase in pos["phases_done"]:
+        return runs.history_dict(pos["history"])
+
+    steps = train.steps_per_epoch
+    verbose = runs.fit_verbosity(verbose) if run.chief else 0
+    cb = keras.callbacks.CallbackList(
+        list(callbacks),
+        add_history=True,
+        add_progbar=verbose != 0,
+        verbose=verbose,
+        epochs=epochs,
+        steps=steps,
+        model=model,
+    )
+    events = _Events(run.path(runs.LOGS_DIR)) if run.chief else None
+    lr_patience = max(1, (patience or 2) // 2 - 1)
+    model.stop_training = False
+    model.make_train_function()
+    train_function = model.train_function
+    consistent = True  # the model's state is the state `pos` describes
+
+    def where() -> str:
+        return f"epoch {pos['epoch'] + 1}, step {pos['step'] + 1} (phase {phase!r})"
+
+    def save_checkpoint():
+        ckpt.save(run.dir, model, pos)
+
+    def diverged(what: str):
+        last = ckpt.read_state(run.dir)
+        good = (
+            f"last good checkpoint: {ckpt.directory(run.dir)} (epoch "
+            f"{last['epoch'] + 1}, step {last['step']})"
+            if last
+            else "no checkpoint was written before it"
+        )
+        message = (
+            f"training diverged at {where()}: {what}. Lower --learning-rate or "
+            f"set --clip-norm; {good}"
+        )
+        run.mark("failed", error=message)
+        return TrainingDiverged(message)
+
+    cb.on_train_begin()
+    epoch_logs: dict = {}
+    try:
+        while pos["epoch"] < epochs and not pos["stopped"]:
+            epoch, start = pos["epoch"], pos["step"]
+            if start == 0:
+                model.reset_metrics()
+            cb.on_epoch_begin(epoch)
+            iterator = iter(_distribute(strategy, train.dataset(epoch, start)))
+            for step in range(start, steps):
+                cb.on_train_batch_begin(step)
+                consistent = False
+                try:
+                    logs = train_function(iterator)
+                except (StopIteration, tf.errors.OutOfRangeError):
+                    consistent = True  # input ended early (dropped files)
+                    break
+                bad = _first_non_finite(logs)
+                if bad:
+                    raise diverged(bad)
+                pos["step"] = step + 1
+                pos["batches_trained"] += 1
+                consistent = True
+                cb.on_train_batch_end(step, logs)
+                if pos["batches_trained"] % checkpoint_every == 0 and step + 1 < steps:
+                    save_checkpoint()
+                if model.stop_training:
+                    break
+            consistent = False
+            epoch_logs = dict(model.get_metrics_result())
+            if validation is not None:
+                val = evaluate(model, validation, strategy)
+                epoch_logs.update({f"val_{k}": v for k, v in val.items()})
+            lr = _learning_rate(model)
+            if lr is not None:
+                epoch_logs["learning_rate"] = lr
+            cb.on_epoch_end(epoch, epoch_logs)
+            bad = _first_non_finite(epoch_logs)
+            if bad:
+                raise diverged(bad)
+            epoch_logs = {k: float(v) for k, v in epoch_logs.items()}
+            _after_epoch(
+                run,
+                model,
+                pos,
+                epoch_logs,
+                monitor,
+                mode,
+                patience,
+                reduce_lr,
+                lr_patience,
+            )
+            save_checkpoint()
+            consistent = True
+            runs.write_history_csv(run.path(runs.HISTORY_FILE), pos["history"])
+            if events is not None:
+                events.write(len(pos["history"]) - 1, epoch_logs)
+            if model.stop_training:
+                pos["stopped"] = True
+    except KeyboardInterrupt:
+        if consistent:
+            save_checkpoint()
+        run.mark("interrupted")
+        raise RunInterrupted(run.source_dir, where()) from None
+    if monitor is not None and os.path.isfile(run.path(runs.MODEL_FILE)):
+        model.load_weights(run.path(runs.MODEL_FILE))  # the best epoch
+    pos["phases_done"].append(phase)
+    save_checkpoint()
+    cb.on_train_end(epoch_logs)
+    return runs.history_dict(pos["history"])
+
+
+def _after_epoch(
+    run, model, pos, logs, monitor, mode, patience, reduce_lr, lr_patience
+) -> None:
+    """Best model, early stopping and plateau LR decay; the history row."""
+    value = logs.get(monitor) if monitor else None
+    if monitor is not None and value is None:
+        raise ValueError(
+            f"`monitor={monitor!r}` is not among the epoch's metrics: {sorted(logs)}"
+        )
+    best = pos["best"]
+    improved = monitor is None or (
+        best is None or (value < best if mode == "min" else value > best)
+    )
+    if improved:
+        tmp = run.path(".best.tmp.keras")
+        model.save(tmp)
+        os.replace(tmp, run.path(runs.MODEL_FILE))
+        pos.update(best=value, best_epoch=pos["epoch"] + 1, wait=0, lr_wait=0)
+    else:
+        pos["wait"] += 1
+        pos["lr_wait"] += 1
+        if reduce_lr and pos["lr_wait"] >= lr_patience:
+            _reduce_learning_rate(model, 0.3)
+            pos["lr_wait"] = 0
+        if patience is not None and pos["wait"] >= patience:
+            pos["stopped"] = True
+    pos["history"].append({"epoch": pos["epoch"] + 1, "phase": pos["phase"], **logs})
+    pos["epoch"] += 1
+    pos["step"] = 0
