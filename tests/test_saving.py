@@ -33,3 +33,13 @@ def test_missing_and_non_keras_files(tmp_path):
     with pytest.raises(ValueError, match="not a Keras model file"):
         load_model(bogus)
     assert os.path.exists(bogus)
+
+
+def test_unsafe_load_is_the_one_way_to_open_a_lambda_and_says_so(tmp_path, capsys):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda t: t * 2)])
+    path = tmp_path / "lambda.keras"
+    model.save(path)
+    loaded = load_model(path, safe_mode=False)
+    x = np.ones((1, 3), "float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), 2 * x)
+    assert "safe mode off" in capsys.readouterr().err

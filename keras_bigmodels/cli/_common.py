@@ -14,6 +14,9 @@ class OneLineParser(argparse.ArgumentParser):
     """An argument parser whose errors are one line, pointing to --help."""
 
     def error(self, message):
+        if message.startswith("argument ARCH: invalid choice:"):
+            choice = message.split("invalid choice:", 1)[1].split("(choose")[0]
+            message = f"unknown architecture {choice.strip()}"
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

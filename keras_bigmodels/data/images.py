@@ -346,8 +346,12 @@ def _make_decoder(image_size, color_mode: str, interpolation: str):
     return decode
 
 
-def example_loader(index: ImageIndex, image_size, color_mode: str = "rgb",
-                   interpolation: str = "bilinear"):
+def example_loader(
+    index: ImageIndex,
+    image_size,
+    color_mode: str = "rgb",
+    interpolation: str = "bilinear",
+):
     """A graph function `i -> (uint8 image, label)` over a screened index.
 
     For pipelines that choose their own order (`data.batches.EpochBatches`):

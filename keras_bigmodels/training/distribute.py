@@ -118,8 +118,11 @@ def describe_devices(strategy: tf.distribute.Strategy | None = None) -> dict:
     """Which devices training uses, for the run manifest and `info`."""
     strategy = strategy or tf.distribute.get_strategy()
     gpus = tf.config.list_physical_devices("GPU")
+    name = type(strategy).__name__
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        name = "MultiWorkerMirroredStrategy"  # TF's class is CollectiveAllReduce...
     info = {
-        "strategy": type(strategy).__name__,
+        "strategy": name,
         "replicas": strategy.num_replicas_in_sync,
         "gpus": [g.name for g in gpus],
         "device": "GPU" if gpus else "CPU",

@@ -65,6 +65,40 @@ def _is_multi_worker(strategy) -> bool:
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
+def step_function(model, strategy, step):
+    """`iterator -> logs`: one `step` (`model.train_step` or `test_step`) on
+    the next global batch, every replica at once.
+
+    Keras's own `train_function` averages the replicas' logs with
+    `strategy.reduce("MEAN", v, axis=0)`, which fails on scalar logs under
+    `MultiWorkerMirroredStrategy`; here they are averaged with `axis=None`,
+    so every worker sees the same numbers (and stops at the same step if a
+    loss is not finite).
+    """
+    replicas = strategy.num_replicas_in_sync
+
+    @tf.autograph.experimental.do_not_convert
+    def one_step(data):
+        outputs = strategy.run(step, args=(data,))
+        if replicas == 1:
+            return outputs
+        return tf.nest.map_structure(
+            lambda v: strategy.reduce("MEAN", v, axis=None), outputs
+        )
+
+    if model.run_eagerly:
+        return lambda iterator: one_step(next(iterator))
+    one_step = tf.function(
+        one_step, reduce_retracing=True, jit_compile=model.jit_compile
+    )
+
+    @tf.function(reduce_retracing=True)
+    def on_iterator(iterator):
+        return one_step(iterator.get_next())
+
+    return on_iterator
+
+
 def build_for_training(model, sample_batch, strategy) -> None:
     """Create every variable a checkpoint holds: model, metrics, optimizers.
 
@@ -91,12 +125,12 @@ def evaluate(model, dataset, strategy=None) -> dict:
         dict metric name -> float.
     """
     strategy = strategy or model.distribute_strategy
-    model.make_test_function()
+    test_function = step_function(model, strategy, model.test_step)
     model.reset_metrics()
     iterator = iter(_distribute(strategy, dataset))
     while True:
         try:
-            model.test_function(iterator)
+            test_function(iterator)
         except (StopIteration, tf.errors.OutOfRangeError):
             break
     return {k: float(v) for k, v in model.get_metrics_result().items()}
@@ -238,8 +272,7 @@ def fit(
     events = _Events(run.path(runs.LOGS_DIR)) if run.chief else None
     lr_patience = max(1, (patience or 2) // 2 - 1)
     model.stop_training = False
-    model.make_train_function()
-    train_function = model.train_function
+    train_function = step_function(model, strategy, model.train_step)
     consistent = True  # the model's state is the state `pos` describes
 
     def where() -> str:
@@ -299,11 +332,14 @@ def fit(
             lr = _learning_rate(model)
             if lr is not None:
                 epoch_logs["learning_rate"] = lr
-            cb.on_epoch_end(epoch, epoch_logs)
+            epoch_logs = {k: float(v) for k, v in epoch_logs.items()}
+            # Each callback gets this very dict, so what one adds (the GAN's
+            # Fréchet distance) reaches the history, as in `fit`.
+            for callback in cb.callbacks:
+                callback.on_epoch_end(epoch, epoch_logs)
             bad = _first_non_finite(epoch_logs)
             if bad:
                 raise diverged(bad)
-            epoch_logs = {k: float(v) for k, v in epoch_logs.items()}
             _after_epoch(
                 run,
                 model,

@@ -168,6 +168,7 @@ class TrainResult:
         history: dict. Per-epoch metric lists, as `keras.callbacks.History`.
         metrics: dict. Everything written to `metrics.json`.
         config: the workflow's config dataclass.
+        model: keras.Model. The trained model (best epoch), ready to use.
     """
 
     run_dir: str
@@ -178,6 +179,7 @@ class TrainResult:
     history: dict
     metrics: dict
     config: object
+    model: object = dataclasses.field(default=None, repr=False)
 
 
 class Run:
@@ -335,6 +337,7 @@ class Run:
             history=history,
             metrics=metrics,
             config=self.config,
+            model=model,
             **fields,
         )
 

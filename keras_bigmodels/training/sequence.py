@@ -13,6 +13,7 @@ import os
 import keras
 import numpy as np
 
+from keras_bigmodels import _validation as V
 from keras_bigmodels.data.arrays import array_batches
 from keras_bigmodels.data.batches import EpochBatches
 from keras_bigmodels.data.images import stratified_split
@@ -152,12 +153,26 @@ def train_sequence_classifier(
 
     Args:
         cfg: TransformerClassifierConfig (the default) or
-            RNNClassifierConfig. Or pass its fields as keyword arguments.
+            RNNClassifierConfig. Or pass its fields as keyword arguments,
+            with `architecture="transformer"|"rnn"` to choose the config.
 
     Returns:
         SequenceClassifierResult.
     """
-    cls = type(cfg) if cfg is not None else TransformerClassifierConfig
+    architecture = overrides.pop("architecture", None)
+    if "cell" in overrides:  # the RNN's cell, as `build_rnn` names it
+        overrides["kind"] = overrides.pop("cell")
+    if cfg is not None:
+        cls = type(cfg)
+    elif architecture is not None:
+        V.check_choice("architecture", architecture, ("transformer", "rnn"))
+        cls = (
+            RNNClassifierConfig
+            if architecture == "rnn"
+            else (TransformerClassifierConfig)
+        )
+    else:
+        cls = TransformerClassifierConfig
     cfg = make_config(cls, cfg, **overrides)
     architecture = "rnn" if isinstance(cfg, RNNClassifierConfig) else "transformer"
     with session(cfg, architecture) as (run, strategy):

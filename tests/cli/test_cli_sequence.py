@@ -11,7 +11,7 @@ def run_dir_of(proc):
 
 
 def test_train_transformer_and_rnn_on_the_order_task(tmp_path):
-    for arch in ("transformer", "rnn"):
+    for arch, width in (("transformer", ["--num-heads", 2]), ("rnn", ["--units", 8])):
         proc = cli(
             "train",
             arch,
@@ -25,8 +25,7 @@ def test_train_transformer_and_rnn_on_the_order_task(tmp_path):
             16,
             "--num-layers",
             1,
-            "--units",
-            8,
+            *width,
             "--out",
             tmp_path,
         )

@@ -18,7 +18,7 @@ def test_autoencoder_beats_pca_and_linear_matches_it(tmp_path):
     r = generative.train_autoencoder(
         latent_dim=8, epochs=60, learning_rate=3e-3, out=str(tmp_path), verbose=0
     )
-    assert r["metrics"]["ratio_to_pca"] < 0.85
+    assert r.metrics["ratio_to_pca"] < 0.85
     lin = generative.train_autoencoder(
         latent_dim=8,
         linear=True,
@@ -27,12 +27,12 @@ def test_autoencoder_beats_pca_and_linear_matches_it(tmp_path):
         out=str(tmp_path),
         verbose=0,
     )
-    assert 0.97 < lin["metrics"]["ratio_to_pca"] < 1.1
-    saved = json.load(open(os.path.join(r["run_dir"], "metrics.json")))
+    assert 0.97 < lin.metrics["ratio_to_pca"] < 1.1
+    saved = json.load(open(os.path.join(r.run_dir, "metrics.json")))
     assert saved["pca"]["reconstruction_mse"] == pytest.approx(
-        r["metrics"]["pca"]["reconstruction_mse"]
+        r.metrics["pca"]["reconstruction_mse"]
     )
-    png = Image.open(os.path.join(r["run_dir"], "reconstructions.png"))
+    png = Image.open(os.path.join(r.run_dir, "reconstructions.png"))
     assert png.size[0] > png.size[1]  # two rows of ten
 
 
@@ -54,7 +54,7 @@ def test_gan_workflow_writes_samples_and_judges_them(tmp_path):
         out=str(tmp_path),
         verbose=0,
     )
-    m, run_dir = r["metrics"], r["run_dir"]
+    m, run_dir = r.metrics, r.run_dir
     assert m["judge_test_accuracy"] > 0.8  # the judge itself is trustworthy
     assert sum(m["samples"]["class_counts"]) == 100
     assert 0 <= m["samples"]["confident_fraction"] <= 1
@@ -95,7 +95,7 @@ def test_conditional_needs_classes(tmp_path):
         write_image(flat / f"img{i}.png", pattern_image(0, (12, 12), seed=i))
     with pytest.raises(ValueError, match="conditional"):
         generative.train_gan(
-            str(flat), image_size=8, conditional=True, out=str(tmp_path), verbose=0
+            data=str(flat), image_size=8, conditional=True, out=str(tmp_path), verbose=0
         )
 
 
@@ -104,4 +104,4 @@ def test_sampling_a_plain_autoencoder_run_is_refused(tmp_path):
         latent_dim=4, epochs=1, out=str(tmp_path), verbose=0
     )
     with pytest.raises(ValueError, match="no prior"):
-        generative.sample_from_run(r["run_dir"], 4)
+        generative.sample_from_run(r.run_dir, 4)

@@ -14,9 +14,9 @@ def test_short_digits_run_learns(tmp_path):
     result = train_image_classifier(
         data="digits", epochs=4, out=str(tmp_path), verbose=0
     )
-    assert result["metrics"]["test"]["accuracy"] >= 0.85
-    assert result["class_names"] == [str(i) for i in range(10)]
-    metrics = json.load(open(os.path.join(result["run_dir"], "metrics.json")))
+    assert result.metrics["test"]["accuracy"] >= 0.85
+    assert result.class_names == [str(i) for i in range(10)]
+    metrics = json.load(open(os.path.join(result.run_dir, "metrics.json")))
     matrix = metrics["confusion_matrix"]["matrix"]
     assert sum(map(sum, matrix)) == 360
     correct = sum(matrix[i][i] for i in range(10)) / 360
@@ -26,9 +26,9 @@ def test_short_digits_run_learns(tmp_path):
 def test_same_seed_same_result(tmp_path):
     a = train_image_classifier(data="digits", epochs=1, out=str(tmp_path), verbose=0)
     b = train_image_classifier(data="digits", epochs=1, out=str(tmp_path), verbose=0)
-    assert a["run_dir"] != b["run_dir"]
-    assert a["metrics"]["test"]["loss"] == pytest.approx(
-        b["metrics"]["test"]["loss"], rel=1e-5
+    assert a.run_dir != b.run_dir
+    assert a.metrics["test"]["loss"] == pytest.approx(
+        b.metrics["test"]["loss"], rel=1e-5
     )
 
 
@@ -54,8 +54,8 @@ def test_quality_main_command_reaches_98_5_percent_in_two_minutes(tmp_path):
     result = train_image_classifier(TrainConfig(out=str(tmp_path), verbose=0))
     seconds = time.time() - start
     print(
-        f"digits test accuracy {result['metrics']['test']['accuracy']:.4f} "
+        f"digits test accuracy {result.metrics['test']['accuracy']:.4f} "
         f"in {seconds:.0f} s"
     )
-    assert result["metrics"]["test"]["accuracy"] >= 0.985
+    assert result.metrics["test"]["accuracy"] >= 0.985
     assert seconds < 120

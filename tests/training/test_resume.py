@@ -17,8 +17,19 @@ import numpy as np
 import pytest
 
 ARGS = [
-    "train", "cnn", "--data", "digits", "--epochs", "2", "--image-size", "24",
-    "--deterministic", "--checkpoint-every", "4", "--seed", "3",
+    "train",
+    "cnn",
+    "--data",
+    "digits",
+    "--epochs",
+    "2",
+    "--image-size",
+    "24",
+    "--deterministic",
+    "--checkpoint-every",
+    "4",
+    "--seed",
+    "3",
 ]
 STEPS_PER_EPOCH = 36  # 1,150 training digits in batches of 32
 
@@ -26,14 +37,19 @@ STEPS_PER_EPOCH = 36  # 1,150 training digits in batches of 32
 def _cli(args, **kw):
     return subprocess.Popen(
         [sys.executable, "-m", "keras_bigmodels", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kw,
     )
 
 
 def _run_dirs(out):
-    return sorted(
-        os.path.join(out, d) for d in os.listdir(out) if d.startswith("cnn-")
-    ) if os.path.isdir(out) else []
+    return (
+        sorted(os.path.join(out, d) for d in os.listdir(out) if d.startswith("cnn-"))
+        if os.path.isdir(out)
+        else []
+    )
 
 
 def _kill_after(out, batches, timeout=240):

@@ -43,3 +43,18 @@ def test_prefetch_is_plain_on_cpu_and_keeps_values():
     assert [b.numpy().tolist() for b in out] == [[0, 1], [2, 3], [4]]
     cpu = prefetch_to_accelerator(ds, device="/cpu:0")
     assert [b.numpy().tolist() for b in cpu] == [[0, 1], [2, 3], [4]]
+
+
+def test_multi_worker_after_the_runtime_started_says_what_to_do(monkeypatch):
+    tf.constant(1.0)  # the runtime is running now
+    monkeypatch.setenv(
+        "TF_CONFIG",
+        '{"cluster": {"worker": ["localhost:1", "localhost:2"]}, '
+        '"task": {"type": "worker", "index": 0}}',
+    )
+    with pytest.raises(RuntimeError, match="before TensorFlow runs anything"):
+        distribute.get_strategy("auto")
+
+
+def test_the_chief_is_worker_zero_or_the_chief_task():
+    assert distribute.is_chief(tf.distribute.get_strategy())

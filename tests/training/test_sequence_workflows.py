@@ -10,7 +10,7 @@ from keras_bigmodels.training import sequence
 
 def test_transformer_beats_bag_of_tokens_on_the_order_task(tmp_path):
     r = sequence.train_sequence_classifier(
-        "transformer",
+        architecture="transformer",
         epochs=4,
         num_train=3000,
         num_test=500,
@@ -20,10 +20,10 @@ def test_transformer_beats_bag_of_tokens_on_the_order_task(tmp_path):
         out=str(tmp_path),
         verbose=0,
     )
-    m = r["metrics"]
+    m = r.metrics
     assert m["test"]["accuracy"] >= 0.9
     assert m["bag_of_tokens_baseline"]["accuracy"] < 0.65  # order-blind: near chance
-    saved = json.load(open(os.path.join(r["run_dir"], "metrics.json")))
+    saved = json.load(open(os.path.join(r.run_dir, "metrics.json")))
     assert saved["test"]["accuracy"] == pytest.approx(m["test"]["accuracy"])
 
 
@@ -34,7 +34,7 @@ def test_rnn_on_a_folder_of_text_files(tmp_path):
         for i in range(30):
             (data / label / f"{i}.txt").write_text(f"{word} {i % 7}", encoding="utf-8")
     r = sequence.train_sequence_classifier(
-        "rnn",
+        architecture="rnn",
         data=str(data),
         level="word",
         epochs=8,
@@ -45,14 +45,14 @@ def test_rnn_on_a_folder_of_text_files(tmp_path):
         out=str(tmp_path / "runs"),
         verbose=0,
     )
-    assert r["metrics"]["test"]["accuracy"] >= 0.9
-    assert os.path.isfile(os.path.join(r["run_dir"], "tokenizer.json"))
+    assert r.metrics["test"]["accuracy"] >= 0.9
+    assert os.path.isfile(os.path.join(r.run_dir, "tokenizer.json"))
 
 
 def test_seq2seq_learns_two_digit_addition(tmp_path):
     # Reduced size: 2 digits, 4,500 pairs, 25 short epochs (about 3,400 steps).
     r = sequence.train_seq2seq(
-        "transformer",
+        kind="transformer",
         digits=2,
         num_train=4500,
         num_test=300,
@@ -65,8 +65,8 @@ def test_seq2seq_learns_two_digit_addition(tmp_path):
         out=str(tmp_path),
         verbose=0,
     )
-    assert r["metrics"]["test"]["exact_match"] >= 0.5
-    ex = r["metrics"]["examples"][0]
+    assert r.metrics["test"]["exact_match"] >= 0.5
+    ex = r.metrics["examples"][0]
     assert set(ex) == {"source", "target", "prediction"}
 
 
@@ -77,7 +77,7 @@ def test_seq2seq_from_a_tsv_file(tmp_path):
     )
     (tmp_path / "pairs.tsv").write_text(pairs, encoding="utf-8")
     r = sequence.train_seq2seq(
-        "lstm",
+        kind="lstm",
         data=str(tmp_path / "pairs.tsv"),
         epochs=1,
         units=16,
@@ -85,7 +85,7 @@ def test_seq2seq_from_a_tsv_file(tmp_path):
         out=str(tmp_path),
         verbose=0,
     )
-    assert 0.0 <= r["metrics"]["test"]["exact_match"] <= 1.0
+    assert 0.0 <= r.metrics["test"]["exact_match"] <= 1.0
     (tmp_path / "bad.tsv").write_text("no tab here\n", encoding="utf-8")
     with pytest.raises(ValueError, match="bad.tsv:1"):
         sequence.train_seq2seq(data=str(tmp_path / "bad.tsv"), out=str(tmp_path))
@@ -106,14 +106,14 @@ def test_gpt_run_reports_ngram_baselines_and_generates(tmp_path):
         out=str(tmp_path),
         verbose=0,
     )
-    m = r["metrics"]
+    m = r.metrics
     base = m["ngram_baseline"]
     assert set(base["cross_entropy"]) == {"1", "2", "3", "4", "5", "6"}
     # Three epochs on this regular text already beat the unigram model.
     assert m["validation"]["cross_entropy"] < base["cross_entropy"]["1"]
-    out = sequence.generate_from_run(r["run_dir"], "line 3", 20, seed=0)
+    out = sequence.generate_from_run(r.run_dir, "line 3", 20, seed=0)
     assert out.startswith("line 3") and len(out) == 26
-    assert out == sequence.generate_from_run(r["run_dir"], "line 3", 20, seed=0)
+    assert out == sequence.generate_from_run(r.run_dir, "line 3", 20, seed=0)
 
 
 def test_teacher_forced_exact_match_equals_greedy_decoding():
