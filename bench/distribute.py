@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -97,16 +96,6 @@ def worker(mode: str, weights_path: str) -> None:
     )
 
 
-def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def _launch(mode, weights, tf_config=None):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("TF_CONFIG", None)
@@ -138,14 +127,12 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         paths = {m: os.path.join(tmp, f"{m}.npz") for m in ("one", "mirrored")}
         results = {m: _result(_launch(m, p)) for m, p in paths.items()}
-        cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
+        sys.path.insert(0, os.path.join(HERE, ".."))
+        from keras_bigmodels.training.distribute import localhost_cluster
+
         workers = [
-            _launch(
-                "multi_worker",
-                os.path.join(tmp, f"worker{i}.npz"),
-                {"cluster": cluster, "task": {"type": "worker", "index": i}},
-            )
-            for i in range(2)
+            _launch("multi_worker", os.path.join(tmp, f"worker{i}.npz"), tf_config)
+            for i, tf_config in enumerate(localhost_cluster(2))
         ]
         mw = [_result(w) for w in workers]
         results["multi_worker"] = mw[0]

@@ -323,8 +323,8 @@ class GPTConfig(RunConfig):
 
 
 @dataclasses.dataclass(kw_only=True)
-class GANConfig(RunConfig):
-    """`train gan`: a DCGAN (article §2.5, §3.3), judged by a classifier."""
+class GenerativeImagesConfig(RunConfig):
+    """The images the generative workflows learn from."""
 
     data: str = option("digits", "'digits' (bundled) or a folder of images")
     image_size: tuple | None = option(None, "N or HxW (default: 8 digits, 32 folders)")
@@ -333,6 +333,21 @@ class GANConfig(RunConfig):
         "default: grayscale for digits, rgb for folders",
         choices=("rgb", "grayscale"),
     )
+
+    def check(self):
+        super().check()
+        V.check_positive("learning_rate", self.learning_rate)
+        if self.color_mode is not None:
+            V.check_choice("color_mode", self.color_mode, ("rgb", "grayscale"))
+        if self.image_size is not None:
+            self.image_size = V.check_size("image_size", self.image_size)
+        return self
+
+
+@dataclasses.dataclass(kw_only=True)
+class GANConfig(GenerativeImagesConfig):
+    """`train gan`: a DCGAN (article §2.5, §3.3), judged by a classifier."""
+
     latent_dim: int = option(64, "size of the latent vector z")
     conditional: bool = option(False, "condition both networks on the class label")
     epochs: int = option(200, "training epochs")
@@ -347,27 +362,17 @@ class GANConfig(RunConfig):
         super().check()
         for name in ("latent_dim", "filters", "d_steps", "samples", "judge_epochs"):
             V.check_positive_int(name, getattr(self, name))
-        V.check_positive("learning_rate", self.learning_rate)
-        if self.image_size is not None:
-            self.image_size = V.check_size("image_size", self.image_size)
         return self
 
 
 @dataclasses.dataclass(kw_only=True)
-class AutoencoderConfig(RunConfig):
+class AutoencoderConfig(GenerativeImagesConfig):
     """`train autoencoder`: dense, conv, denoising or variational (article §2.6)."""
 
     kind: str = option(
         "dense",
         "autoencoder kind",
         choices=("dense", "conv", "denoising", "variational"),
-    )
-    data: str = option("digits", "'digits' (bundled) or a folder of images")
-    image_size: tuple | None = option(None, "N or HxW (default: 8 digits, 32 folders)")
-    color_mode: str | None = option(
-        None,
-        "default: grayscale for digits, rgb for folders",
-        choices=("rgb", "grayscale"),
     )
     latent_dim: int = option(16, "code size")
     linear: bool = option(False, "no activations (its optimum is PCA)")
@@ -380,10 +385,7 @@ class AutoencoderConfig(RunConfig):
         super().check()
         V.check_choice("kind", self.kind, ("dense", "conv", "denoising", "variational"))
         V.check_positive_int("latent_dim", self.latent_dim)
-        V.check_positive("learning_rate", self.learning_rate)
         _check_patience(self)
-        if self.image_size is not None:
-            self.image_size = V.check_size("image_size", self.image_size)
         return self
 
 

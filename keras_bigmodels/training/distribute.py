@@ -114,6 +114,36 @@ def is_chief(strategy: tf.distribute.Strategy | None = None) -> bool:
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
+def localhost_cluster(num_workers: int) -> list[dict]:
+    """`TF_CONFIG` values for `num_workers` workers on this machine (free ports).
+
+    For trying a multi-worker run on one machine: start one process per
+    entry, each with `TF_CONFIG=json.dumps(entry)` in its environment.
+
+    Example:
+
+    >>> configs = localhost_cluster(2)
+    >>> configs[1]["task"]
+    {'type': 'worker', 'index': 1}
+    """
+    import socket
+
+    V.check_positive_int("num_workers", num_workers)
+    socks = [socket.socket() for _ in range(num_workers)]
+    try:
+        for s in socks:
+            s.bind(("localhost", 0))
+        ports = [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+    cluster = {"worker": [f"localhost:{p}" for p in ports]}
+    return [
+        {"cluster": cluster, "task": {"type": "worker", "index": i}}
+        for i in range(num_workers)
+    ]
+
+
 def describe_devices(strategy: tf.distribute.Strategy | None = None) -> dict:
     """Which devices training uses, for the run manifest and `info`."""
     strategy = strategy or tf.distribute.get_strategy()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+import weakref
 
 import keras
 import numpy as np
@@ -52,13 +53,15 @@ class RunInterrupted(KeyboardInterrupt):
 
 
 def _distribute(strategy, dataset):
-    if strategy.num_replicas_in_sync > 1 or _is_multi_worker(strategy):
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.DATA
-        )
-        dataset = dataset.with_options(options)
-    return strategy.experimental_distribute_dataset(dataset)
+    if strategy.num_replicas_in_sync == 1 and not _is_multi_worker(strategy):
+        # One replica: the batches go in as they are (already prefetched onto
+        # the GPU by `prefetch_to_accelerator`, which must stay last).
+        return dataset
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    return strategy.experimental_distribute_dataset(dataset.with_options(options))
 
 
 def _is_multi_worker(strategy) -> bool:
@@ -113,6 +116,9 @@ def build_for_training(model, sample_batch, strategy) -> None:
             model.build_optimizers()
 
 
+_TEST_FUNCTIONS = weakref.WeakKeyDictionary()
+
+
 def evaluate(model, dataset, strategy=None) -> dict:
     """`model.evaluate(dataset)` as a dict, under any strategy.
 
@@ -125,7 +131,12 @@ def evaluate(model, dataset, strategy=None) -> dict:
         dict metric name -> float.
     """
     strategy = strategy or model.distribute_strategy
-    test_function = step_function(model, strategy, model.test_step)
+    # Traced once per model and strategy, not once per epoch.
+    cached = _TEST_FUNCTIONS.get(model)
+    if cached is None or cached[0] is not strategy:
+        cached = (strategy, step_function(model, strategy, model.test_step))
+        _TEST_FUNCTIONS[model] = cached
+    test_function = cached[1]
     model.reset_metrics()
     iterator = iter(_distribute(strategy, dataset))
     while True:

@@ -50,11 +50,6 @@ from keras_bigmodels.training.session import session
 TOKENIZER_FILE = "tokenizer.json"
 
 
-def jit_default() -> bool:
-    """XLA only where it pays: on a GPU. On CPU, bench/gpt.py measures it slower."""
-    return resolve_jit(None)
-
-
 def _compile(model, cfg, loss, metrics=None, learning_rate=None):
     model.compile(
         optimizer=optimizer("Adam", learning_rate or cfg.learning_rate, cfg.clip_norm),

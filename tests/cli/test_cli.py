@@ -201,3 +201,27 @@ def test_unreadable_model_file(tmp_path, digits_run):
     (broken / "model.keras").write_text("garbage")
     line = assert_one_line_error(cli("predict", broken, "x.png"))
     assert "not a Keras model file" in line
+
+
+def test_a_cli_run_has_tensorboard_events_and_a_finished_manifest(digits_run):
+    import glob
+
+    import tensorflow as tf
+
+    _, run_dir = digits_run
+    manifest = json.load(open(os.path.join(run_dir, "manifest.json")))
+    assert manifest["status"] == "finished"
+    assert manifest["config"]["epochs"] == 2 and manifest["seed"] == 0
+    assert {"tensorflow", "keras", "numpy"} <= set(manifest["versions"])
+    assert manifest["devices"]["device"] in ("CPU", "GPU")
+    import csv
+
+    with open(os.path.join(run_dir, "history.csv")) as f:
+        losses = [float(row["loss"]) for row in csv.DictReader(f)]
+    events = {}
+    for path in glob.glob(os.path.join(run_dir, "logs", "train", "events.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for v in event.summary.value:
+                if v.tag == "epoch_loss":
+                    events[event.step] = float(tf.make_ndarray(v.tensor))
+    assert [events[i] for i in sorted(events)] == pytest.approx(losses)

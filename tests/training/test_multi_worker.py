@@ -8,11 +8,12 @@ folder.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import numpy as np
+
+from keras_bigmodels.training.distribute import localhost_cluster
 
 SETTINGS = dict(
     data="digits",
@@ -54,16 +55,6 @@ print("run_dir=" + repr(r.run_dir))
 """
 
 
-def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def _env(tf_config=None):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("TF_CONFIG", None)
@@ -81,7 +72,7 @@ def _weights_of_run(run_dir):
 def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER.format(settings=SETTINGS))
-    cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
+    chief_cfg, worker_cfg = localhost_cluster(2)
     chief_out, worker_out = tmp_path / "chief", tmp_path / "worker1"
     chief = subprocess.Popen(
         [
@@ -94,7 +85,7 @@ def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
             "--out",
             str(chief_out),
         ],
-        env=_env({"cluster": cluster, "task": {"type": "worker", "index": 0}}),
+        env=_env(chief_cfg),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -107,7 +98,7 @@ def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
             str(worker_out),
             str(tmp_path / "worker1.npz"),
         ],
-        env=_env({"cluster": cluster, "task": {"type": "worker", "index": 1}}),
+        env=_env(worker_cfg),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

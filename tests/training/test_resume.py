@@ -136,3 +136,30 @@ def test_a_second_kill_after_resuming_still_resumes_exactly(tmp_path, reference)
     _finish(out)
     assert _run_dirs(out) == [run_dir]
     _check_same_as_reference(run_dir, reference)
+
+
+def test_ctrl_c_ends_with_one_line_and_a_resumable_folder(tmp_path, reference):
+    out = str(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keras_bigmodels", *ARGS, "--out", out],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 240
+    while time.time() < deadline and not any(
+        os.path.isfile(os.path.join(d, "checkpoints", "state.json"))
+        for d in _run_dirs(out)
+    ):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    (run_dir,) = _run_dirs(out)
+    assert run_dir in lines[0] and "--resume" in lines[0]
+    with open(os.path.join(run_dir, "manifest.json")) as f:
+        assert json.load(f)["status"] == "interrupted"
+    _finish(out)
+    _check_same_as_reference(run_dir, reference)
