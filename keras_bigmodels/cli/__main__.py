@@ -6,6 +6,7 @@ here trains or loads anything itself.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from keras_bigmodels.cli import (
@@ -44,6 +45,10 @@ def build_parser() -> _common.OneLineParser:
     return parser
 
 
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def _command_name(args) -> str:
     parts = [args.command, getattr(args, "architecture", None)]
     return " ".join(p for p in parts if p)
@@ -64,6 +69,9 @@ def main(argv=None) -> int:
     problem = args.precheck(args) if hasattr(args, "precheck") else None
     if problem:
         return _common.fail(problem, 2 if problem.startswith("unknown") else 1)
+    # A scheduler's SIGTERM (preemption) ends a run like Ctrl-C: state saved,
+    # manifest marked, one line.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         _common.start_tensorflow(args.verbose)
         return args.run(args)

@@ -181,6 +181,12 @@ class TrainResult:
     config: object
     model: object = dataclasses.field(default=None, repr=False)
 
+    def __getitem__(self, key: str):
+        """`result["metrics"]` reads `result.metrics`, as the earlier dict did."""
+        if key not in {f.name for f in dataclasses.fields(self)}:
+            raise KeyError(key)
+        return getattr(self, key)
+
 
 class Run:
     """One run folder and its lifecycle: manifest, checkpoints, status, results.

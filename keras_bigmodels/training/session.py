@@ -23,6 +23,11 @@ def session(cfg, workflow: str, prefix: str | None = None):
     """
     strategy = get_strategy(cfg.strategy)
     run = Run.open(cfg, workflow, prefix, chief=is_chief(strategy))
+    if run.resumed and run.chief:
+        print(
+            f"Resuming {run.dir} with the settings in its manifest.json "
+            "(other settings given now are not used)."
+        )
     set_seed(run.config.seed, run.config.deterministic)
     with run, dtype_policy(run.config.precision):
         yield run, strategy
