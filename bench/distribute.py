@@ -1,8 +1,8 @@
 """Data parallelism through tf.distribute: same results, and what a step costs.
 
 Trains the article's CNN on the bundled digits (32x32, global batch 50, three
-epochs, plain SGD, deterministic ops) with `keras_bigmodels.training.loop.fit` four ways,
-each in a fresh process:
+epochs, plain SGD, deterministic ops) with `keras_bigmodels.training.loop.fit`
+three ways, each in a fresh process:
 
 - one process, one CPU device (the reference);
 - one process, two logical CPU devices under `MirroredStrategy`;
