@@ -188,7 +188,10 @@ def run(args) -> int:
     print()
     globals()[wf.report](result)
     print(f"(trained in {result.seconds:.0f} s)")
-    print(f"Run saved to {result.run_dir}")
+    if result.run_dir:
+        print(f"Run saved to {result.run_dir}")
+    else:  # a multi-worker run's other workers
+        print("Finished; the chief (worker 0) wrote the run folder.")
     return 0
 
 
