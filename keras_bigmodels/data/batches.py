@@ -91,6 +91,16 @@ class EpochBatches:
             drop_remainder=drop_remainder,
         )
 
+    def for_replicas(self, replicas: int) -> EpochBatches:
+        """These batches as `replicas` replicas need them: with several, the last
+        partial batch is dropped, so that no replica gets an empty one."""
+        if replicas <= 1 or self.drop_remainder:
+            return self
+        copy = EpochBatches.__new__(EpochBatches)
+        copy.__dict__.update(self.__dict__)
+        copy.drop_remainder = self.n >= self.batch_size
+        return copy
+
     @property
     def steps_per_epoch(self) -> int:
         if self.drop_remainder:
@@ -126,10 +136,5 @@ class EpochBatches:
             ds = ds.batch(self.batch_size)
             ds = ds.map(lambda i: self.load(self._permute(i, epoch)))
         options = tf.data.Options()
-        # The batches already form the global batch: split each one across
-        # workers (DATA), never whole files.
-        options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.DATA
-        )
         options.deterministic = True
         return prefetch_to_accelerator(ds.with_options(options))

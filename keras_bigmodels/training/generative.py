@@ -273,7 +273,6 @@ def train_gan(cfg: GANConfig | None = None, **overrides) -> GANResult:
             (x, y) if cfg.conditional else x,
             cfg.batch_size,
             seed=cfg.seed,
-            drop_remainder=strategy.num_replicas_in_sync > 1,
         )
         history = loop.fit(
             run,
@@ -397,7 +396,6 @@ def train_autoencoder(
                 target(x[idx_fit]),
                 cfg.batch_size,
                 seed=cfg.seed,
-                drop_remainder=strategy.num_replicas_in_sync > 1,
             ),
             epochs=cfg.epochs,
             strategy=strategy,

@@ -72,7 +72,7 @@ def _array_dataset(x, y, batch_size, shuffle, seed):
     return prefetch_to_accelerator(ds.batch(batch_size))
 
 
-def _digits_data(cfg: ImageClassifierConfig, drop_remainder: bool):
+def _digits_data(cfg: ImageClassifierConfig):
     size = cfg.image_size or DIGITS_IMAGE_SIZE
     (x, y), (x_test, y_test) = load_digits(size)
     if cfg.color_mode != "grayscale":
@@ -88,7 +88,6 @@ def _digits_data(cfg: ImageClassifierConfig, drop_remainder: bool):
             (x[train_idx], y[train_idx]),
             cfg.batch_size,
             seed=cfg.seed,
-            drop_remainder=drop_remainder,
         ),
         "validation": _array_dataset(
             x[val_idx], y[val_idx], cfg.batch_size, False, None
@@ -118,7 +117,7 @@ def _resolve_cache(cfg: ImageClassifierConfig, size) -> str | None:
     return "memory" if decoded <= AUTO_CACHE_LIMIT else None
 
 
-def _folder_data(cfg: ImageClassifierConfig, drop_remainder: bool):
+def _folder_data(cfg: ImageClassifierConfig):
     size = cfg.image_size or FOLDER_IMAGE_SIZE
     cache = _resolve_cache(cfg, size)
     kwargs = dict(
@@ -155,7 +154,6 @@ def _folder_data(cfg: ImageClassifierConfig, drop_remainder: bool):
             (np.concatenate(images), np.concatenate(labels)),
             cfg.batch_size,
             seed=cfg.seed,
-            drop_remainder=drop_remainder,
         )
     else:
         batches = EpochBatches(
@@ -164,7 +162,6 @@ def _folder_data(cfg: ImageClassifierConfig, drop_remainder: bool):
             load,
             seed=cfg.seed,
             per_example=True,
-            drop_remainder=drop_remainder,
         )
     splits = {"train": batches, "validation": val}
     counts = {"train": n, "validation": len(val.file_paths)}
@@ -215,11 +212,10 @@ def train_image_classifier(
     cfg = make_config(ImageClassifierConfig, cfg, **overrides)
     with session(cfg, "cnn") as (run, strategy):
         cfg = run.config
-        drop = strategy.num_replicas_in_sync > 1
         if cfg.data == DIGITS:
-            splits, class_names, data_info = _digits_data(cfg, drop)
+            splits, class_names, data_info = _digits_data(cfg)
         else:
-            splits, class_names, data_info = _folder_data(cfg, drop)
+            splits, class_names, data_info = _folder_data(cfg)
         h, w = data_info["image_size"]
         input_shape = (h, w, CHANNELS[cfg.color_mode])
         jit = resolve_jit(cfg.jit)

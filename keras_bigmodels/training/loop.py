@@ -168,13 +168,9 @@ class _Events:
             w.flush()
 
 
-def _loss_values(logs) -> dict:
-    return {k: v for k, v in logs.items() if "loss" in k}
-
-
 def _first_non_finite(logs) -> str | None:
-    for k, v in _loss_values(logs).items():
-        if not math.isfinite(float(v)):
+    for k, v in logs.items():
+        if "loss" in k and not math.isfinite(float(v)):
             return f"{k} = {float(v)}"
     return None
 
@@ -191,11 +187,9 @@ def _learning_rate(model) -> float | None:
 
 
 def _reduce_learning_rate(model, factor: float) -> None:
-    opt = model.optimizer
-    if isinstance(opt.learning_rate, keras.Variable) or hasattr(
-        opt.learning_rate, "assign"
-    ):
-        opt.learning_rate.assign(opt.learning_rate * factor)
+    lr = model.optimizer.learning_rate
+    if hasattr(lr, "assign"):  # a variable; a schedule sets itself
+        lr.assign(lr * factor)
 
 
 def _new_position(position: dict | None, phase: str) -> dict:
@@ -261,6 +255,7 @@ def fit(
         TrainingDiverged: a non-finite loss; the manifest says `failed`.
         RunInterrupted: Ctrl-C; state saved, manifest says `interrupted`.
     """
+    train = train.for_replicas(strategy.num_replicas_in_sync)
     sample = next(iter(train.dataset(0)))
     build_for_training(model, sample, strategy)
     if run.position is None and run.resumed:

@@ -82,10 +82,9 @@ def read_state(run_dir) -> dict | None:
     return read_json(path) if os.path.isfile(path) else None
 
 
-def values_finite(variables) -> bool:
-    """Whether every floating-point variable holds finite values only."""
-    for v in variables:
-        a = np.asarray(v.numpy() if hasattr(v, "numpy") else v)
+def values_finite(arrays) -> bool:
+    """Whether every floating-point array holds finite values only."""
+    for a in arrays:
         if a.dtype.kind == "f" and not np.isfinite(a).all():
             return False
     return True

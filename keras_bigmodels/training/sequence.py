@@ -77,11 +77,9 @@ def _fit(run, model, cfg, strategy, train, val, **kwargs):
 
 
 def _batches(data, cfg, strategy) -> EpochBatches:
-    return EpochBatches.from_arrays(
-        data,
-        cfg.batch_size,
-        seed=cfg.seed,
-        drop_remainder=strategy.num_replicas_in_sync > 1,
+    # As the loop will serve them (GPT's schedule counts their steps).
+    return EpochBatches.from_arrays(data, cfg.batch_size, seed=cfg.seed).for_replicas(
+        strategy.num_replicas_in_sync
     )
 
 

@@ -42,6 +42,9 @@ def test_epoch_order_is_a_function_of_seed_and_epoch():
     assert [len(t) for t in dropped.dataset(0)] == [4, 4]
     with pytest.raises(ValueError, match="start_step"):
         b.dataset(0, start_step=4)
+    # Under several replicas the loop serves them without the partial batch.
+    assert b.for_replicas(1) is b
+    assert b.for_replicas(2).steps_per_epoch == 2 and b.steps_per_epoch == 3
 
 
 def test_per_example_loading_decodes_only_unseen_examples(tmp_path):
