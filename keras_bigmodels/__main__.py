@@ -2,6 +2,9 @@
 
 import sys
 
-from keras_bigmodels.cli.__main__ import main
+try:
+    from keras_bigmodels.cli.__main__ import main
+except KeyboardInterrupt:  # Ctrl-C while Python is still importing
+    sys.exit(130)
 
 sys.exit(main())

@@ -9,21 +9,14 @@ from __future__ import annotations
 import signal
 import sys
 
-from keras_bigmodels.cli import (
-    _common,
-    datasets,
-    evaluate,
-    generate,
-    info,
-    predict,
-    sample,
-    train,
-)
+from keras_bigmodels.cli import _common
 
-COMMANDS = (train, evaluate, predict, generate, sample, datasets, info)
+COMMANDS = ("train", "evaluate", "predict", "generate", "sample", "datasets", "info")
 
 
 def build_parser() -> _common.OneLineParser:
+    import importlib
+
     parser = _common.OneLineParser(
         prog="keras-bigmodels",
         description="Train, evaluate and use the models of 'How to train your own "
@@ -40,8 +33,8 @@ def build_parser() -> _common.OneLineParser:
         required=True,
         parser_class=_common.OneLineParser,
     )
-    for module in COMMANDS:
-        module.add_parser(sub)
+    for name in COMMANDS:
+        importlib.import_module(f"keras_bigmodels.cli.{name}").add_parser(sub)
     return parser
 
 
@@ -55,6 +48,14 @@ def _command_name(args) -> str:
 
 
 def main(argv=None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Ctrl-C before a command has started anything: nothing to keep.
+        return _common.fail("interrupted; nothing was written", 130)
+
+
+def _main(argv) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:
@@ -68,17 +69,22 @@ def main(argv=None) -> int:
     # spends seconds starting up.
     problem = args.precheck(args) if hasattr(args, "precheck") else None
     if problem:
-        return _common.fail(problem, 2 if problem.startswith("unknown") else 1)
+        return _common.fail(
+            _common.in_flag_terms(problem, parser, args),
+            2 if problem.startswith("unknown") else 1,
+        )
     # A scheduler's SIGTERM (preemption) ends a run like Ctrl-C: state saved,
     # manifest marked, one line.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    if not args.verbose:
+        _common.plain_warnings()
     try:
         _common.start_tensorflow(args.verbose)
         return args.run(args)
     except KeyboardInterrupt as e:
         run_dir = getattr(e, "run_dir", None)
         if run_dir is None:
-            return _common.fail("interrupted", 130)
+            return _common.fail("interrupted before anything was saved", 130)
         return _common.fail(
             f"interrupted at {e.where}; run folder {run_dir} kept, continue it "
             f"with: keras-bigmodels {_command_name(args)} --resume {run_dir}",
@@ -87,8 +93,9 @@ def main(argv=None) -> int:
     except (ValueError, OSError, FloatingPointError, RuntimeError) as e:
         if args.verbose:
             raise
+        message = str(e).strip().splitlines()[0] if str(e).strip() else ""
         return _common.fail(
-            str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            _common.in_flag_terms(message or type(e).__name__, parser, args)
         )
 
 

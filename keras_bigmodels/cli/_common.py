@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import logging
 import os
+import re
 import sys
 import warnings
 
@@ -84,3 +85,101 @@ def add_unsafe_load_flag(parser) -> None:
         help="open the model with Keras's safe mode off (needed for Lambda "
         "layers; only for files you trust)",
     )
+
+
+def plain_warnings() -> None:
+    """Show warnings as `keras-bigmodels: warning: ...` lines, each once.
+
+    Python's own format adds the file, line number and source line of the
+    code that warned, which means nothing to someone at a terminal.
+    """
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = str(message).rstrip()
+        if text in seen:
+            return
+        seen.add(text)
+        print(f"keras-bigmodels: warning: {text}", file=file or sys.stderr)
+
+    warnings.showwarning = show
+
+
+def _selected_parser(parser, args):
+    """The sub-parser that parsed `args` (`train gpt`'s, `predict`'s, ...)."""
+    for dest in ("command", "architecture"):
+        name = getattr(args, dest, None)
+        subs = [
+            a
+            for a in parser._actions
+            if isinstance(a, argparse._SubParsersAction) and name in a.choices
+        ]
+        if not subs:
+            break
+        parser = subs[0].choices[name]
+    return parser
+
+
+# Library arguments that a command takes under another name.
+_ALIASES = {"directory": "data"}
+
+
+def _flag_names(parser) -> dict[str, str]:
+    """Python argument name -> how the user wrote it (`--top-k`, `RUN`)."""
+    names = {}
+    for action in parser._actions:
+        if action.dest in ("help", argparse.SUPPRESS):
+            continue
+        longs = [o for o in action.option_strings if o.startswith("--")]
+        if longs:
+            names[action.dest] = longs[0]
+        elif not action.option_strings:
+            names[action.dest] = action.metavar or action.dest.upper()
+    for alias, dest in _ALIASES.items():
+        if dest in names and alias not in names:
+            names[alias] = names[dest]
+    return names
+
+
+_VALUE = r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\([^)]*\)|\[[^\]]*\]|[^\s,;)]+)"""
+
+
+def in_flag_terms(message: str, parser, args) -> str:
+    """Rewrite a library error in the terms of the command line.
+
+    "`top_k` must be a positive integer. Received: top_k=0" becomes
+    "--top-k must be a positive integer. Received: --top-k 0", and
+    "labels='filename'" becomes "--labels filename". Names that are not
+    flags of the command are left as they are.
+    """
+    names = _flag_names(_selected_parser(parser, args))
+
+    def value_text(v: str) -> str:
+        if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"":
+            v = v[1:-1]
+        if re.fullmatch(r"\(\d+(, \d+)+\)", v):  # a size: (16, 16) -> 16x16
+            v = "x".join(v[1:-1].split(", "))
+        return v
+
+    def assignment(m):
+        name, value = m.group(1), m.group(2)
+        if name not in names:
+            return m.group(0)
+        flag = names[name]
+        if not flag.startswith("--"):
+            return value_text(value)  # a positional: just the value
+        if value == "True":
+            return flag
+        if value in ("None", "False"):
+            return f"no {flag}"
+        return f"{flag} {value_text(value)}"
+
+    message = re.sub(r"`([A-Za-z_]\w*)`=" + _VALUE, assignment, message)
+    message = re.sub(r"(?<![\w.-])([A-Za-z_]\w*)=" + _VALUE, assignment, message)
+    message = re.sub(
+        r"`([A-Za-z_]\w*)`",
+        lambda m: names.get(m.group(1), m.group(0)),
+        message,
+    )
+    # What was `labels='x'` is now `--labels x`: the backticks no longer help.
+    return re.sub(r"`(--[^`]+)`", r"\1", message)

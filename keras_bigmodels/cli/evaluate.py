@@ -43,7 +43,6 @@ def run(args) -> int:
         f"({result['count']} images)"
     )
     if result["bad_files"]:
-        print(f"skipped {len(result['bad_files'])} file(s):")
-        for b in result["bad_files"]:
-            print(f"  {b}")
+        # The files and reasons were listed as they were found.
+        print(f"skipped {len(result['bad_files'])} bad file(s), listed above")
     return 0

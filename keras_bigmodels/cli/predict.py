@@ -1,4 +1,8 @@
-"""`keras-bigmodels predict RUN IMAGE...`: top-k labels with probabilities."""
+"""`keras-bigmodels predict RUN IMAGE|FOLDER...`: top-k labels with probabilities.
+
+Exit status: 0 when every image was predicted, 3 when some inputs were
+skipped (the others are still printed), 1 when none could be used.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +17,22 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "predict",
         help="classify image files with a run's model",
-        description="Print the top-k labels of each image with their probabilities.",
+        description="Print the top-k labels of each image with their "
+        "probabilities. A folder stands for every image file under it.",
+        epilog="Exit status: 0 when every image was predicted, 3 when some "
+        "inputs were skipped (the rest are still printed), 1 when none could "
+        "be used.",
     )
     p.add_argument("run_dir", metavar="RUN", help="a run folder written by train")
-    p.add_argument("images", metavar="IMAGE", nargs="+")
+    p.add_argument(
+        "images", metavar="IMAGE", nargs="+", help="image files or folders of them"
+    )
     p.add_argument("--top-k", type=int, default=3)
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON record per file: its top-k, or why it was skipped",
+    )
     add_unsafe_load_flag(p)
     p.set_defaults(run=run, precheck=precheck)
 
@@ -27,6 +41,9 @@ def precheck(args) -> str | None:
     return run_folder_problem(
         args.run_dir, ("model.keras", "manifest.json", "class_names.json")
     )
+
+
+PARTIAL = 3  # exit status when some inputs were skipped
 
 
 def run(args) -> int:
@@ -38,11 +55,20 @@ def run(args) -> int:
     for b in bad:
         print(f"keras-bigmodels: skipped {b}", file=sys.stderr)
     if args.json:
-        print(json.dumps(predictions, indent=2))
+        records = predictions + [{"path": b.path, "error": b.reason} for b in bad]
+        print(json.dumps(records, indent=2, ensure_ascii=False))
     else:
         for p in predictions:
             ranked = ", ".join(
                 f"{t['label']} ({100 * t['probability']:.1f}%)" for t in p["top_k"]
             )
             print(f"{p['path']}: {ranked}")
-    return 0 if predictions else 1
+    if not bad:
+        return 0
+    total = len(predictions) + len(bad)
+    print(
+        f"keras-bigmodels: predicted {len(predictions)} of {total} input(s); "
+        f"{len(bad)} skipped (listed above)",
+        file=sys.stderr,
+    )
+    return PARTIAL if predictions else 1

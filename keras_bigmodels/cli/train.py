@@ -168,8 +168,12 @@ def config_from_args(args):
 
 
 def precheck(args) -> str | None:
-    """Path checks that need no TensorFlow."""
+    """Settings and path checks that need no TensorFlow."""
     wf = WORKFLOWS[args.architecture]
+    try:
+        config_from_args(args).check()
+    except ValueError as e:
+        return str(e)
     data = getattr(args, "data", None)
     if data is None or (wf.data_kind == "images" and data == "digits"):
         return None

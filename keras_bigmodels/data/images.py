@@ -184,16 +184,20 @@ def scan_image_folder(
         else:
             why = "no label found for this file"
         if name is None or str(name) == "":
-            bad.append(screening.BadFile(p, why))
+            bad.append(screening.BadFile(p, why, "no_label"))
         names.append(None if name is None else str(name))
     keep = [i for i, n in enumerate(names) if label_of is None or n]
+    found = sorted({names[i] for i in keep if names[i]}, key=_class_sort_key)
     if class_names is not None:
         allowed = set(map(str, class_names))
         for i in keep:
             if names[i] not in allowed:
                 bad.append(
                     screening.BadFile(
-                        paths[i], f"class {names[i]!r} is not in `class_names`"
+                        paths[i],
+                        f"class {names[i]!r} is not one of the {len(allowed)} "
+                        "classes asked for",
+                        "unknown_class",
                     )
                 )
         keep = [i for i in keep if names[i] in allowed]
@@ -205,11 +209,7 @@ def scan_image_folder(
     good = [i for i, info in enumerate(infos) if info is not None]
     screening.report_bad_files(bad, on_bad_file)
     if not good:
-        detail = f" ({len(bad)} file(s) were bad)" if bad else ""
-        raise ValueError(
-            f"No usable images found in {directory!r}{detail}. "
-            f"Image files must end in one of {IMAGE_EXTENSIONS}."
-        )
+        raise ValueError(_why_no_images(directory, bad, class_names, found))
     paths = [paths[i] for i in good]
     infos = [infos[i] for i in good]
     if label_of is None:
@@ -227,6 +227,38 @@ def scan_image_folder(
     lookup = {c: i for i, c in enumerate(class_names)}
     label_ids = np.array([lookup[n] for n in names], dtype=np.int64)
     return ImageIndex(paths, label_ids, class_names, infos, bad)
+
+
+def _why_no_images(directory, bad, class_names, found) -> str:
+    """The one line that says why a folder gave no usable image."""
+    if not bad:
+        return (
+            f"No image files found in {directory!r}: image files must end in one "
+            f"of {IMAGE_EXTENSIONS}."
+        )
+    kinds = [b.kind for b in bad]
+    if set(kinds) == {"unknown_class"}:
+        return (
+            f"None of the {len(bad)} images in {directory!r} is of a class asked "
+            f"for: the folder has classes {_listing(found)}, the classes asked for "
+            f"are {_listing(class_names)}."
+        )
+    counts = {
+        "unreadable": "could not be read as images",
+        "no_label": "had no label",
+        "unknown_class": "were of classes not asked for",
+    }
+    parts = [f"{kinds.count(k)} {text}" for k, text in counts.items() if k in kinds]
+    return (
+        f"No usable images found in {directory!r}: of its {len(bad)} image "
+        f"files, {', '.join(parts)} (each is listed with its reason)."
+    )
+
+
+def _listing(names, limit: int = 8) -> str:
+    names = [str(n) for n in names]
+    more = f", ... ({len(names)} in all)" if len(names) > limit else ""
+    return "(" + ", ".join(names[:limit]) + more + ")"
 
 
 def stratified_split(

@@ -37,12 +37,19 @@ _TF_BMP_MODES = {"RGB", "RGBA"}
 VERIFY_MODES = ("fast", "full")
 
 
+class BadFilesWarning(UserWarning):
+    """Files were left out of a dataset; the message names each and why."""
+
+
 @dataclasses.dataclass(frozen=True)
 class BadFile:
     """A file left out of a dataset, and why."""
 
     path: str
     reason: str
+    # "unreadable" (not an image, corrupt, missing), "no_label" or
+    # "unknown_class" (a class outside the ones asked for).
+    kind: str = "unreadable"
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
@@ -216,7 +223,7 @@ def report_bad_files(bad_files: list[BadFile], on_bad_file: str) -> None:
     lines = "\n".join(f"  {b}" for b in bad_files)
     warnings.warn(
         f"Skipped {len(bad_files)} bad image file(s):\n{lines}",
-        UserWarning,
+        BadFilesWarning,
         stacklevel=3,
     )
 

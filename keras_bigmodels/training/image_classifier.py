@@ -18,6 +18,7 @@ from keras_bigmodels import _validation as V
 from keras_bigmodels.data.batches import EpochBatches
 from keras_bigmodels.data.images import (
     CHANNELS,
+    IMAGE_EXTENSIONS,
     example_loader,
     image_folder,
     list_image_files,
@@ -29,7 +30,7 @@ from keras_bigmodels.data.screening import BadFile, BadImageError
 from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES
 from keras_bigmodels.datasets.digits import load_digits
 from keras_bigmodels.insight import plots
-from keras_bigmodels.models.cnn import build_cnn
+from keras_bigmodels.models.cnn import _feature_size, build_cnn
 from keras_bigmodels.training import loop, runs
 from keras_bigmodels.training.configs import ImageClassifierConfig, make_config
 from keras_bigmodels.training.distribute import describe_devices
@@ -188,6 +189,20 @@ def _predict_labels(model, ds) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(y_true), np.concatenate(y_pred)
 
 
+def _check_image_size(image_size) -> None:
+    """Refuse, before any data is read, a size the article's CNN cannot take."""
+    if image_size is None:
+        return
+    blocks = 3  # build_cnn's default: three 3x3 'valid' conv + 2x2 pool blocks
+    smallest = next(n for n in range(1, 4096) if _feature_size(n, blocks, 3, "valid"))
+    if min(image_size) < smallest:
+        raise ValueError(
+            f"`image_size` must be at least {smallest} pixels on each side for "
+            f"the CNN's {blocks} convolution blocks. "
+            f"Received: image_size={image_size}"
+        )
+
+
 def train_image_classifier(
     cfg: ImageClassifierConfig | None = None, **overrides
 ) -> ImageClassifierResult:
@@ -210,6 +225,7 @@ def train_image_classifier(
     >>> result.accuracy  # doctest: +SKIP
     """
     cfg = make_config(ImageClassifierConfig, cfg, **overrides)
+    _check_image_size(cfg.image_size)
     with session(cfg, "cnn") as (run, strategy):
         cfg = run.config
         if cfg.data == DIGITS:
@@ -297,6 +313,7 @@ def evaluate_image_classifier(
     model, manifest, class_names = runs.load_run(run_dir, safe_mode)
     data_info = manifest["data"]
     size, color_mode = tuple(data_info["image_size"]), data_info["color_mode"]
+    _check_same_classes(data, data_info.get("labels", "inferred"), class_names)
     if data == DIGITS:
         _, (x, y) = load_digits(size)
         if color_mode != "grayscale":
@@ -328,40 +345,99 @@ def evaluate_image_classifier(
     return result
 
 
+def _check_same_classes(data, labels, class_names) -> None:
+    """Refuse data none of whose classes the run's model knows."""
+    if data == DIGITS:
+        found = list(DIGIT_CLASSES)
+    elif labels == "inferred" and os.path.isdir(data):
+        found = sorted(
+            e.name
+            for e in os.scandir(data)
+            if e.is_dir() and not e.name.startswith(".")
+        )
+    else:
+        return  # file-name labels: the scan reports files of unknown classes
+    if found and not set(found) & set(class_names):
+        raise ValueError(
+            f"The classes of {data!r} {tuple(found)} are not the classes the "
+            f"run's model was trained on {tuple(class_names)}."
+        )
+    if data == DIGITS and list(found) != list(class_names):
+        raise ValueError(
+            f"'digits' has the classes {tuple(found)}, but the run's model was "
+            f"trained on {tuple(class_names)}."
+        )
+
+
 def predict_images(
-    run_dir, paths, top_k: int = 3, safe_mode: bool = True
+    run_dir, paths, top_k: int = 3, safe_mode: bool = True, batch_size: int = 64
 ) -> tuple[list, list]:
-    """Top-k classes with probabilities for each image file.
+    """Top-k classes with probabilities for image files and folders of them.
+
+    A folder stands for every image file under it (sub-folders included,
+    hidden ones left out), in sorted order. Each file is screened and decoded
+    as in training; a file that cannot be read is reported, and the others
+    are still predicted.
+
+    Args:
+        run_dir: str. A run folder written by `train_image_classifier`.
+        paths: list of image files and/or folders.
+        top_k: int. Classes to return per image.
+        safe_mode: bool. Keras's safe mode when loading the model.
+        batch_size: int. Images decoded and predicted at a time, so memory
+            does not grow with the size of a folder.
 
     Returns:
         `(predictions, bad_files)`: one dict per usable image (`path`,
         `top_k`: list of `{"label", "probability"}`), and `BadFile`s for
-        files that could not be read.
+        files (or folders) that could not be used.
     """
     V.check_positive_int("top_k", top_k)
+    V.check_positive_int("batch_size", batch_size)
+    files, bad = _image_files(paths)
     model, manifest, class_names = runs.load_run(run_dir, safe_mode)
     size = tuple(manifest["data"]["image_size"])
     color_mode = manifest["data"]["color_mode"]
-    images, good, bad = [], [], []
-    for path in paths:
-        try:
-            images.append(load_image(path, size, color_mode))
-            good.append(os.fspath(path))
-        except (BadImageError, FileNotFoundError) as e:
-            bad.append(BadFile(os.fspath(path), str(e)))
-    if not images:
-        return [], bad
-    probs = model.predict(np.stack(images), verbose=0)
     k = min(top_k, len(class_names))
     out = []
-    for path, p in zip(good, probs, strict=True):
-        order = np.argsort(-p)[:k]
-        out.append(
-            {
-                "path": path,
-                "top_k": [
-                    {"label": class_names[i], "probability": float(p[i])} for i in order
-                ],
-            }
-        )
+    for first in range(0, len(files), batch_size):
+        images, good = [], []
+        for path in files[first : first + batch_size]:
+            try:
+                images.append(load_image(path, size, color_mode))
+                good.append(path)
+            except (BadImageError, FileNotFoundError) as e:
+                bad.append(
+                    BadFile(path, str(e).removeprefix(f"Bad image file {path}: "))
+                )
+        if not images:
+            continue
+        probs = model.predict_on_batch(np.stack(images))
+        for path, p in zip(good, np.asarray(probs), strict=True):
+            order = np.argsort(-p)[:k]
+            out.append(
+                {
+                    "path": path,
+                    "top_k": [
+                        {"label": class_names[i], "probability": float(p[i])}
+                        for i in order
+                    ],
+                }
+            )
     return out, bad
+
+
+def _image_files(paths) -> tuple[list[str], list[BadFile]]:
+    """Files named, and the image files under folders named, in order."""
+    files, bad = [], []
+    for path in map(os.fspath, paths):
+        if os.path.isdir(path):
+            found = list_image_files(path)
+            if not found:
+                bad.append(
+                    BadFile(path, f"a folder with no image files {IMAGE_EXTENSIONS}")
+                )
+            files.extend(found)
+        else:
+            files.append(path)
+    return files, bad

@@ -37,19 +37,11 @@ import tensorflow as tf
 from keras_bigmodels.data.batches import EpochBatches
 from keras_bigmodels.training import resume as ckpt
 from keras_bigmodels.training import runs
+from keras_bigmodels.training.runs import RunInterrupted
 
 
 class TrainingDiverged(FloatingPointError):
     """The loss (or a weight) became NaN or infinite; the run stopped there."""
-
-
-class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training; the run folder is kept and can be resumed."""
-
-    def __init__(self, run_dir: str, where: str):
-        super().__init__(f"interrupted at {where}")
-        self.run_dir = run_dir
-        self.where = where
 
 
 def _distribute(strategy, dataset):

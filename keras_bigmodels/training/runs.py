@@ -188,6 +188,15 @@ class TrainResult:
         return getattr(self, key)
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; the run folder is kept and can be resumed."""
+
+    def __init__(self, run_dir: str, where: str):
+        super().__init__(f"interrupted at {where}")
+        self.run_dir = run_dir
+        self.where = where
+
+
 class Run:
     """One run folder and its lifecycle: manifest, checkpoints, status, results.
 
@@ -296,13 +305,25 @@ class Run:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None and self.manifest.get("status") == "running":
-            if issubclass(exc_type, KeyboardInterrupt):
-                self.mark("interrupted", ended=_now())
-            else:
-                self.mark("failed", error=f"{exc_type.__name__}: {exc}", ended=_now())
         if not self.chief:
             shutil.rmtree(self.dir, ignore_errors=True)
+        if exc_type is None:
+            return
+        if not self.manifest.get("workflow"):
+            # Stopped before `start` (bad data, a model that cannot be built,
+            # Ctrl-C while loading): a new folder holds nothing yet.
+            if self.chief and not self.resumed:
+                shutil.rmtree(self.dir, ignore_errors=True)
+            return
+        if self.manifest.get("status") != "running":
+            return
+        if issubclass(exc_type, KeyboardInterrupt):
+            self.mark("interrupted", ended=_now())
+            if not isinstance(exc, RunInterrupted) and self.chief:
+                where = "the start" if self.position is None else "the end"
+                raise RunInterrupted(self.dir, f"{where} of training") from None
+        else:
+            self.mark("failed", error=f"{exc_type.__name__}: {exc}", ended=_now())
 
     # --- results ----------------------------------------------------------
 
