@@ -114,3 +114,19 @@ def check_positive(name: str, value, allow_none: bool = False):
     if value <= 0:
         raise ValueError(f"`{name}` must be a number > 0. Received: {name}={value!r}")
     return value
+
+
+def check_encoding(name: str, value):
+    """Return `value` if it is a text encoding Python knows (or None)."""
+    import codecs
+
+    if value is None:
+        return None
+    try:
+        codecs.lookup(value)
+    except (LookupError, TypeError):
+        raise ValueError(
+            f"`{name}` must be a text encoding Python knows, such as 'utf-8', "
+            f"'gb18030', 'big5' or 'utf-16'. Received: {name}={value!r}"
+        ) from None
+    return value

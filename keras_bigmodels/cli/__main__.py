@@ -77,7 +77,7 @@ def _main(argv) -> int:
     # manifest marked, one line.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     if not args.verbose:
-        _common.plain_warnings()
+        _common.plain_warnings(lambda m: _common.in_flag_terms(m, parser, args))
     try:
         _common.start_tensorflow(args.verbose)
         return args.run(args)

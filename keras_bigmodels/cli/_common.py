@@ -87,7 +87,7 @@ def add_unsafe_load_flag(parser) -> None:
     )
 
 
-def plain_warnings() -> None:
+def plain_warnings(translate=lambda text: text) -> None:
     """Show warnings as `keras-bigmodels: warning: ...` lines, each once.
 
     Python's own format adds the file, line number and source line of the
@@ -96,7 +96,7 @@ def plain_warnings() -> None:
     seen: set[str] = set()
 
     def show(message, category, filename, lineno, file=None, line=None):
-        text = str(message).rstrip()
+        text = translate(str(message).rstrip())
         if text in seen:
             return
         seen.add(text)

@@ -19,6 +19,11 @@ from keras_bigmodels import _validation as V
 from keras_bigmodels.data.placement import prefetch_to_accelerator
 
 
+def window_count(num_tokens: int, length: int, stride: int) -> int:
+    """How many next-token windows of `length` fit in `num_tokens` tokens."""
+    return max(0, (num_tokens - length - 1) // stride + 1)
+
+
 class EpochBatches:
     """`n` examples served in seeded per-epoch order, batch by batch.
 
@@ -90,6 +95,33 @@ class EpochBatches:
             shuffle=shuffle,
             drop_remainder=drop_remainder,
         )
+
+    @classmethod
+    def windows(
+        cls, ids, length: int, stride: int, batch_size: int, *, seed: int = 0
+    ) -> EpochBatches:
+        """Next-token windows of a token array, cut out batch by batch.
+
+        Window `i` is `x = ids[i*stride : i*stride + length]` and `y` the same
+        shifted one token on. Only `ids` is held in memory, never the
+        windows, which would take `2 * length / stride` times as much.
+        """
+        V.check_positive_int("length", length)
+        V.check_positive_int("stride", stride)
+        n = window_count(len(ids), length, stride)
+        if n == 0:
+            raise ValueError(
+                f"{len(ids)} tokens are too few for one window of `length`={length} "
+                "and the token after it."
+            )
+        tokens = tf.constant(np.asarray(ids, "int32"))
+        offsets = tf.range(length, dtype=tf.int64)
+
+        def gather(idx):
+            pos = idx[:, None] * stride + offsets[None, :]  # (batch, length)
+            return tf.gather(tokens, pos), tf.gather(tokens, pos + 1)
+
+        return cls(n, batch_size, gather, seed=seed)
 
     def for_replicas(self, replicas: int) -> EpochBatches:
         """These batches as `replicas` replicas need them: with several, the last

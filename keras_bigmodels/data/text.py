@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -46,11 +47,18 @@ class Tokenizer:
             )
         self.level = level
         self.vocabulary = [str(v) for v in vocabulary]
-        self.layer = keras.layers.TextVectorization(
-            standardize=None if level == "char" else "lower_and_strip_punctuation",
-            split="character" if level == "char" else "whitespace",
+        self.layer = self._vectorizer(ragged=False)
+        # Batches are tokenized ragged, so that memory follows the total
+        # number of tokens, not the number of texts times the longest one.
+        self._ragged = self._vectorizer(ragged=True)
+
+    def _vectorizer(self, ragged: bool):
+        return keras.layers.TextVectorization(
+            standardize=None if self.level == "char" else "lower_and_strip_punctuation",
+            split="character" if self.level == "char" else "whitespace",
             vocabulary=self.vocabulary[2:],
             output_mode="int",
+            ragged=ragged,
         )
 
     @classmethod
@@ -78,12 +86,13 @@ class Tokenizer:
 
     def encode_batch(self, texts, length: int) -> np.ndarray:
         """(len(texts), length) ids, right-padded with 0 (or cut)."""
-        out = np.zeros((len(texts), length), "int32")
-        ragged = self.layer(tf.constant(list(texts)))
-        for i, row in enumerate(ragged.numpy()):
-            row = row[row != 0][:length]
-            out[i, : len(row)] = row
-        return out
+        ragged = self._ragged(tf.constant(list(texts), tf.string))
+        dense = ragged.to_tensor(default_value=0, shape=[len(texts), length])
+        return dense.numpy().astype("int32")
+
+    def lengths(self, texts) -> np.ndarray:
+        """Number of tokens of each text (int64)."""
+        return self._ragged(tf.constant(list(texts), tf.string)).row_lengths().numpy()
 
     def decode(self, ids) -> str:
         """Text of token ids; padding is dropped."""
@@ -105,16 +114,67 @@ class Tokenizer:
         return cls(data["vocabulary"], data["level"])
 
 
-def read_text_file(path) -> str:
-    """A UTF-8 text file's contents, with clear errors for missing or binary files."""
+# Text saved by Chinese editions of Windows editors (Notepad before 2019,
+# many others still) is GBK; GB18030 is its superset.
+FALLBACK_ENCODING = "gb18030"
+_told_fallback: set[str] = set()
+
+
+class TextEncodingWarning(UserWarning):
+    """A text file was read in another encoding than UTF-8."""
+
+
+def read_text_file(path, encoding: str | None = None) -> str:
+    """A text file's contents, with clear errors for missing or binary files.
+
+    Args:
+        path: str or path.
+        encoding: str or None. None reads UTF-8 (a byte-order mark is
+            dropped) and, when the file is not UTF-8, GB18030 (which covers
+            GBK and GB2312), saying so once; a name reads that encoding only.
+
+    Returns:
+        The text.
+
+    Example:
+
+    >>> text = read_text_file("小说.txt")  # doctest: +SKIP
+    >>> text = read_text_file("novel.txt", encoding="big5")  # doctest: +SKIP
+    """
     path = os.fspath(path)
+    V.check_encoding("encoding", encoding)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such text file: {path!r}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path!r} is not UTF-8 text ({e.reason})") from None
+    with open(path, "rb") as f:
+        data = f.read()
+    if encoding is not None:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError as e:
+            raise ValueError(
+                f"{path!r} is not {encoding} text ({e.reason} at byte {e.start}); "
+                "pass the file's `encoding`"
+            ) from None
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = data.decode(FALLBACK_ENCODING)
+            except UnicodeDecodeError:
+                raise ValueError(
+                    f"{path!r} is neither UTF-8 nor GB18030 (GBK) text; pass its "
+                    "`encoding` (for example 'big5', 'shift_jis' or 'utf-16')"
+                ) from None
+            if FALLBACK_ENCODING not in _told_fallback:
+                _told_fallback.add(FALLBACK_ENCODING)
+                warnings.warn(
+                    f"{path!r} is not UTF-8; read it as GB18030 (GBK), as "
+                    "Chinese Windows editors save text (files after this one "
+                    "too). Pass `encoding` to choose another.",
+                    TextEncodingWarning,
+                    stacklevel=2,
+                )
     if not text.strip():
         raise ValueError(f"{path!r} is empty")
     return text

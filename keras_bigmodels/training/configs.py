@@ -180,6 +180,36 @@ class ImageClassifierConfig(RunConfig):
 # --- sequence models ---------------------------------------------------------
 
 
+TOO_LONG_CLASSIFIER = ("truncate", "skip", "error")
+TOO_LONG_PAIRS = ("skip", "error")
+
+
+def _encoding_option():
+    return option(
+        None,
+        "text encoding of --data (default: UTF-8, then GB18030/GBK when the "
+        "text is not UTF-8)",
+    )
+
+
+def _too_long_option(default: str, choices: tuple):
+    what = {
+        "skip": "skip (each reported)",
+        "error": "error (refuse before training)",
+        "truncate": "truncate (keep the first tokens)",
+    }
+    return option(
+        default,
+        "texts over --max-length: " + ", ".join(what[c] for c in choices),
+        choices=choices,
+    )
+
+
+def _check_text_options(cfg, too_long_choices: tuple) -> None:
+    V.check_encoding("encoding", cfg.encoding)
+    V.check_choice("too_long", cfg.too_long, too_long_choices)
+
+
 @dataclasses.dataclass(kw_only=True)
 class SequenceClassifierConfig(RunConfig):
     """What `train transformer` and `train rnn` share."""
@@ -195,7 +225,9 @@ class SequenceClassifierConfig(RunConfig):
     embed_dim: int = option(64, "token embedding width")
     num_layers: int = option(2, "stacked layers")
     dropout: float = option(0.1, "dropout rate")
-    max_length: int = option(48, "tokens per sequence (longer ones are cut)")
+    max_length: int = option(48, "tokens per sequence")
+    too_long: str = _too_long_option("truncate", TOO_LONG_CLASSIFIER)
+    encoding: str | None = _encoding_option()
     num_train: int = option(8000, "bundled task: training sequences")
     num_test: int = option(2000, "bundled task: test sequences")
     patience: int = option(5, "epochs without validation improvement before stopping")
@@ -204,6 +236,7 @@ class SequenceClassifierConfig(RunConfig):
         super().check()
         for name in ("embed_dim", "num_layers", "max_length", "num_train", "num_test"):
             V.check_positive_int(name, getattr(self, name))
+        _check_text_options(self, TOO_LONG_CLASSIFIER)
         V.check_fraction("dropout", self.dropout, allow_none=False)
         V.check_choice("level", self.level, ("char", "word"))
         _check_patience(self)
@@ -249,6 +282,9 @@ class Seq2SeqConfig(RunConfig):
     data: str | None = option(
         None, "a TSV file of source<TAB>target lines (default: n-digit addition)"
     )
+    max_length: int = option(128, "TSV data: longest source or target, in characters")
+    too_long: str = _too_long_option("skip", TOO_LONG_PAIRS)
+    encoding: str | None = _encoding_option()
     digits: int = option(3, "bundled addition: digits per operand")
     num_train: int = option(50000, "bundled addition: training pairs")
     num_test: int = option(2000, "bundled addition: test pairs")
@@ -275,8 +311,10 @@ class Seq2SeqConfig(RunConfig):
             "num_heads",
             "num_layers",
             "units",
+            "max_length",
         ):
             V.check_positive_int(name, getattr(self, name))
+        _check_text_options(self, TOO_LONG_PAIRS)
         V.check_fraction("dropout", self.dropout, allow_none=False)
         _check_patience(self)
         if self.learning_rate is None:
@@ -288,7 +326,8 @@ class Seq2SeqConfig(RunConfig):
 class GPTConfig(RunConfig):
     """`train gpt`: a small GPT language model (article §3.2)."""
 
-    data: str | None = option(None, "a UTF-8 text file (default: the bundled corpus)")
+    data: str | None = option(None, "a text file (default: the bundled corpus)")
+    encoding: str | None = _encoding_option()
     level: str = option("char", "tokens", choices=("char", "word"))
     sequence_length: int = option(64, "context length in tokens")
     epochs: int = option(4, "most training epochs")
@@ -305,6 +344,7 @@ class GPTConfig(RunConfig):
         super().check()
         for name in ("sequence_length", "embed_dim", "num_heads", "num_layers"):
             V.check_positive_int(name, getattr(self, name))
+        V.check_encoding("encoding", self.encoding)
         V.check_fraction("dropout", self.dropout, allow_none=False)
         V.check_fraction(
             "validation_fraction", self.validation_fraction, allow_none=False

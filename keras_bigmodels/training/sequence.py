@@ -8,7 +8,9 @@ on held-out data against the obvious baseline, and writes a run folder.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -86,12 +88,50 @@ def _batches(data, cfg, strategy) -> EpochBatches:
 # --- sequence classification -------------------------------------------------
 
 
-def _text_folder(directory, level, max_length, seed, test_fraction=0.2):
+class TooLongWarning(UserWarning):
+    """Texts over the length cap were skipped or cut; the message names them."""
+
+
+def _over_the_cap(items, max_length, too_long, unit, what_is_done) -> None:
+    """Refuse, or report once, the texts longer than `max_length`.
+
+    `items` is a list of `(where, length)`: a file, or `file:line`.
+    """
+    if not items:
+        return
+    where, length = max(items, key=lambda item: item[1])
+    if too_long == "error":
+        raise ValueError(
+            f"{len(items)} text(s) are longer than `max_length`={max_length} "
+            f"{unit}, the longest {where} ({length} {unit}); raise `max_length`, "
+            "or choose what happens to them with `too_long`"
+        )
+    shown = ", ".join(f"{w} ({n} {unit})" for w, n in items[:20])
+    more = f" and {len(items) - 20} more" if len(items) > 20 else ""
+    warnings.warn(
+        f"{what_is_done} {len(items)} text(s) longer than `max_length`="
+        f"{max_length} {unit}: {shown}{more}. Raise `max_length` to keep them "
+        "whole, or pass `too_long`='error' to stop instead.",
+        TooLongWarning,
+        stacklevel=3,
+    )
+
+
+def _text_folder(
+    directory,
+    level,
+    max_length,
+    seed,
+    too_long="truncate",
+    encoding=None,
+    test_fraction=0.2,
+):
     """Class sub-folders of .txt files -> padded ids, labels, tokenizer, classes."""
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"No such folder: {directory!r}")
-    texts, labels, classes = (
+    texts, labels, paths, classes = (
+        [],
         [],
         [],
         sorted(
@@ -103,7 +143,8 @@ def _text_folder(directory, level, max_length, seed, test_fraction=0.2):
     for c, name in enumerate(classes):
         for f in sorted(os.listdir(os.path.join(directory, name))):
             if f.endswith(".txt"):
-                texts.append(read_text_file(os.path.join(directory, name, f)))
+                paths.append(os.path.join(directory, name, f))
+                texts.append(read_text_file(paths[-1], encoding))
                 labels.append(c)
     if len(classes) < 2 or not texts:
         raise ValueError(
@@ -115,7 +156,19 @@ def _text_folder(directory, level, max_length, seed, test_fraction=0.2):
         labels, len(labels), (1 - test_fraction, test_fraction), seed
     )
     tok = Tokenizer.adapt([texts[i] for i in train_idx], level=level)
+    lengths = tok.lengths(texts)
+    long = [(paths[i], int(n)) for i, n in enumerate(lengths) if n > max_length]
+    done = "Skipped" if too_long == "skip" else f"Kept the first {max_length} tokens of"
+    _over_the_cap(long, max_length, too_long, "tokens", done)
     x = tok.encode_batch(texts, max_length)
+    if too_long == "skip":
+        keep = lengths <= max_length
+        train_idx, test_idx = train_idx[keep[train_idx]], test_idx[keep[test_idx]]
+        if not len(train_idx) or not len(test_idx):
+            raise ValueError(
+                f"No texts of {directory!r} are left for training and testing "
+                f"after skipping those over `max_length`={max_length} tokens"
+            )
     return (
         (x[train_idx], labels[train_idx]),
         (x[test_idx], labels[test_idx]),
@@ -178,7 +231,12 @@ def train_sequence_classifier(
             source = "order task (bundled)"
         else:
             (x, y), (x_test, y_test), tok, classes = _text_folder(
-                cfg.data, cfg.level, cfg.max_length, cfg.seed
+                cfg.data,
+                cfg.level,
+                cfg.max_length,
+                cfg.seed,
+                too_long=cfg.too_long,
+                encoding=cfg.encoding,
             )
             vocab_size, source = tok.vocab_size, os.path.abspath(cfg.data)
         train_idx, val_idx = stratified_split(y, len(y), (0.9, 0.1), cfg.seed)
@@ -259,17 +317,34 @@ def train_sequence_classifier(
 # --- sequence to sequence ----------------------------------------------------
 
 
-def _pairs_file(path):
-    """A TSV file of `source<TAB>target` lines -> two lists of str."""
-    sources, targets = [], []
-    for n, line in enumerate(read_text_file(path).splitlines(), 1):
+def _pairs_file(path, max_length=None, too_long="skip", encoding=None):
+    """A TSV file of `source<TAB>target` lines -> two lists of str.
+
+    Pairs with a side longer than `max_length` characters are skipped and
+    reported by line number (`too_long="skip"`), or refused (`"error"`), so
+    that one stray long line cannot set the padded length of every batch.
+    """
+    sources, targets, long = [], [], []
+    for n, line in enumerate(read_text_file(path, encoding).splitlines(), 1):
         if not line.strip():
             continue
         parts = line.split("\t")
         if len(parts) != 2:
-            raise ValueError(f"{path}:{n}: expected 'source<TAB>target', got {line!r}")
+            shown = line if len(line) <= 60 else line[:60] + "..."
+            raise ValueError(f"{path}:{n}: expected 'source<TAB>target', got {shown!r}")
+        length = max(map(len, parts))
+        if max_length is not None and length > max_length:
+            long.append((f"{path}:{n}", length))
+            continue
         sources.append(parts[0])
         targets.append(parts[1])
+    _over_the_cap(long, max_length, too_long, "characters", "Skipped")
+    if len(sources) < 2:
+        raise ValueError(
+            f"{path!r} has {len(sources)} usable source<TAB>target pair(s)"
+            + (f" after skipping {len(long)} over `max_length`" if long else "")
+            + "; at least 2 are needed (one to train on, one to test)"
+        )
     return sources, targets
 
 
@@ -310,7 +385,9 @@ def train_seq2seq(cfg: Seq2SeqConfig | None = None, **overrides) -> Seq2SeqResul
             )
             tok, source = addition_tokenizer(), f"{cfg.digits}-digit addition (bundled)"
         else:
-            sources, targets = _pairs_file(cfg.data)
+            sources, targets = _pairs_file(
+                cfg.data, cfg.max_length, cfg.too_long, cfg.encoding
+            )
             idx_train, idx_test = stratified_split(
                 None, len(sources), (0.9, 0.1), cfg.seed
             )
@@ -399,6 +476,32 @@ class GPTResult(runs.TrainResult):
     sample: str = ""
 
 
+def _check_enough_text(characters, train_tokens, val_tokens, cfg) -> None:
+    """Say which part of the text is too short, by how much, and what to change."""
+    seq, vf = cfg.sequence_length, cfg.validation_fraction
+    need = seq + 1  # a window and the token after it
+    short = [
+        name
+        for name, n in (("training", train_tokens), ("held-out", val_tokens))
+        if n < need
+    ]
+    if not short:
+        return
+    unit = "characters" if cfg.level == "char" else "words"
+    remedy = "Lower `sequence_length`"
+    if short == ["held-out"]:
+        remedy = "Raise `validation_fraction` or lower `sequence_length`"
+    enough = math.ceil(need / min(vf, 1 - vf) * 1.05)
+    raise ValueError(
+        f"Too little text: {characters} characters give {train_tokens} training "
+        f"and {val_tokens} held-out tokens (the held-out part is the last "
+        f"`validation_fraction`={vf} of the text), but windows of "
+        f"`sequence_length`={seq} need at least {need} tokens in each part; "
+        f"the {' and '.join(short)} {'parts are' if len(short) > 1 else 'part is'} "
+        f"short. {remedy}, or give more text (about {enough} {unit})."
+    )
+
+
 def train_gpt(cfg: GPTConfig | None = None, **overrides) -> GPTResult:
     """Train `build_gpt` on the bundled corpus (default) or a UTF-8 text file.
 
@@ -418,14 +521,22 @@ def train_gpt(cfg: GPTConfig | None = None, **overrides) -> GPTResult:
     cfg = make_config(GPTConfig, cfg, **overrides)
     with session(cfg, "gpt") as (run, strategy):
         cfg = run.config
-        text = load_corpus() if cfg.data is None else read_text_file(cfg.data)
+        text = (
+            load_corpus()
+            if cfg.data is None
+            else read_text_file(cfg.data, cfg.encoding)
+        )
         cut = int(len(text) * (1 - cfg.validation_fraction))
         tok = Tokenizer.adapt(text[:cut], level=cfg.level)
         train_ids, val_ids = tok.encode(text[:cut]), tok.encode(text[cut:])
         seq = cfg.sequence_length
-        x, y = next_token_windows(train_ids, seq, max(1, seq // 8))
+        _check_enough_text(len(text), len(train_ids), len(val_ids), cfg)
         vx, vy = next_token_windows(val_ids, seq, seq)
-        train = _batches((x, y), cfg, strategy)
+        # Overlapping training windows are cut out batch by batch: holding
+        # them all would take 16x the memory of the text's token ids.
+        train = EpochBatches.windows(
+            train_ids, seq, max(1, seq // 8), cfg.batch_size, seed=cfg.seed
+        ).for_replicas(strategy.num_replicas_in_sync)
         val = array_batches((vx, vy), cfg.batch_size)
         with strategy.scope():
             model = build_gpt(

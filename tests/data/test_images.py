@@ -219,7 +219,7 @@ def test_clear_errors_for_missing_empty_and_single_class(tmp_path):
         image_folder(tmp_path / "nope")
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "readme.txt").write_text("hi")
-    with pytest.raises(ValueError, match="No usable images"):
+    with pytest.raises(ValueError, match="No image files found.*must end in"):
         image_folder(tmp_path, verbose=False)
     make_class_folder(tmp_path, {"a": 3})
     with pytest.raises(ValueError, match="single class"):
