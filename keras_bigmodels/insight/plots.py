@@ -10,6 +10,8 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 import numpy as np
 
+from keras_bigmodels.insight.fonts import text_fonts
+
 
 def plot_history(history: dict, path) -> str:
     """Plot each metric's training and validation curves, one panel per metric.
@@ -50,6 +52,13 @@ def plot_confusion_matrix(
     """
     matrix = np.asarray(matrix)
     k = len(class_names)
+    # Class names in any script (猫, 狗) are drawn, not shown as boxes.
+    with text_fonts([*map(str, class_names), title]):
+        _draw_confusion_matrix(matrix, class_names, path, title, k)
+    return os.fspath(path)
+
+
+def _draw_confusion_matrix(matrix, class_names, path, title, k) -> None:
     size = min(max(4.0, 0.5 * k + 2), 20.0)
     fig, ax = plt.subplots(figsize=(size, size))
     im = ax.imshow(matrix, cmap="Blues")
@@ -75,7 +84,6 @@ def plot_confusion_matrix(
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    return os.fspath(path)
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:

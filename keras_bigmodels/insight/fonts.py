@@ -1,0 +1,163 @@
+"""Fonts for plot labels in any script: Chinese class names drawn, not boxes.
+
+Matplotlib's default font (DejaVu Sans) has no Chinese, Japanese or Korean
+characters; class folders named 猫 and 狗 would come out as empty boxes in
+`confusion_matrix.png`. `text_fonts(texts)` finds an installed font that has
+every character the labels need, preferring the common CJK families, and
+gives matplotlib the font list `[default, that font]` so Latin text keeps its
+usual look and the rest falls back to the CJK font. When no installed font
+has them, it says once how to get one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import warnings
+
+import matplotlib
+from matplotlib import font_manager
+from matplotlib.ft2font import FT2Font
+
+# Tried first, in this order: the CJK families users have (Linux, Windows,
+# macOS), then any other installed font that has the characters.
+PREFERRED_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Heiti SC",
+    "Noto Serif CJK",
+    "Source Han Serif",
+    "AR PL UMing",
+)
+
+HOW_TO_GET_ONE = (
+    "install a CJK font: on Debian/Ubuntu `sudo apt install fonts-noto-cjk`, "
+    "on Fedora `sudo dnf install google-noto-sans-cjk-fonts`, or copy a .ttf/"
+    ".otf/.ttc font such as Noto Sans CJK SC into ~/.fonts (Windows and "
+    "macOS have one already: Microsoft YaHei, PingFang SC)"
+)
+
+# Fonts that map every character to a placeholder box (matplotlib ships
+# "Last Resort High-Efficiency" as its own last fallback).
+_PLACEHOLDER_FONTS = ("Last Resort",)
+
+_told: set[str] = set()
+
+
+class MissingFontWarning(UserWarning):
+    """No installed font has some characters of a plot's labels."""
+
+
+@functools.cache
+def _charmap(path: str) -> frozenset:
+    try:
+        return frozenset(FT2Font(path).get_charmap())
+    except (OSError, RuntimeError, ValueError):
+        return frozenset()
+
+
+def _rank(entry) -> tuple:
+    for i, family in enumerate(PREFERRED_FAMILIES):
+        if entry.name.startswith(family):
+            return (0, i, entry.weight != 400, entry.name)
+    return (1, 0, entry.weight != 400, entry.name)
+
+
+def _font_entries():
+    # Regular upright faces first; every face of a family has the same
+    # characters, so one per family is enough.
+    seen, out = set(), []
+    for entry in sorted(font_manager.fontManager.ttflist, key=_rank):
+        if (
+            entry.style == "normal"
+            and entry.name not in seen
+            and not entry.name.startswith(_PLACEHOLDER_FONTS)
+        ):
+            seen.add(entry.name)
+            out.append(entry)
+    return out
+
+
+def _add_fonts_installed_since_the_cache() -> None:
+    # Matplotlib lists fonts once and caches the list; a font installed later
+    # (say, after reading the hint below) is not in it until it is added.
+    known = {entry.fname for entry in font_manager.fontManager.ttflist}
+    for path in font_manager.findSystemFonts():
+        if path not in known:
+            with contextlib.suppress(Exception):  # an unreadable font file
+                font_manager.fontManager.addfont(path)
+
+
+def default_font() -> str:
+    """The file of matplotlib's default sans-serif font (DejaVu Sans)."""
+    return font_manager.findfont(
+        font_manager.FontProperties(family=matplotlib.rcParams["font.family"]),
+        fallback_to_default=True,
+    )
+
+
+def font_with(chars: set[str]) -> str | None:
+    """The name of an installed font family that has every one of `chars`."""
+    codes = {ord(c) for c in chars}
+    for rescan in (False, True):
+        if rescan:
+            _add_fonts_installed_since_the_cache()
+        for entry in _font_entries():
+            if codes <= _charmap(entry.fname):
+                return entry.name
+    return None
+
+
+def missing_chars(texts) -> set[str]:
+    """Characters of `texts` that the default font cannot draw."""
+    have = _charmap(default_font())
+    return {c for t in texts for c in str(t) if not c.isspace() and ord(c) not in have}
+
+
+@contextlib.contextmanager
+def text_fonts(texts):
+    """Within this block, matplotlib draws every character of `texts`.
+
+    Args:
+        texts: iterable of str. The labels the figure will show.
+
+    Example:
+
+    >>> with text_fonts(["猫", "狗"]):  # doctest: +SKIP
+    ...     fig, ax = plt.subplots(); ax.set_title("猫"); fig.savefig("a.png")
+    """
+    missing = missing_chars(texts)
+    if not missing:
+        yield None
+        return
+    family = font_with(missing)
+    if family is None:
+        shown = "".join(sorted(missing)[:10])
+        if "none" not in _told:
+            _told.add("none")
+            warnings.warn(
+                f"No installed font has the characters {shown!r} of the plot "
+                f"labels, so the PNG plots show them as empty boxes. To fix it, "
+                f"{HOW_TO_GET_ONE}, then run again.",
+                MissingFontWarning,
+                stacklevel=3,
+            )
+        # Said once above; matplotlib's own per-glyph warnings add nothing.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from")
+            yield None
+        return
+    # Matplotlib falls back glyph by glyph only through explicit family names
+    # (a generic "sans-serif" resolves to one font).
+    default = font_manager.get_font(default_font()).family_name
+    with matplotlib.rc_context({"font.family": [default, family]}):
+        yield family
