@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import os
 import re
 import sys
@@ -75,6 +76,17 @@ def parse_image_size(text: str) -> tuple[int, int]:
             f"expected N or HxW with positive integers, got {text!r}"
         )
     return tuple(parts)
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite float ('nan' and 'inf' are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
 
 
 def add_unsafe_load_flag(parser) -> None:

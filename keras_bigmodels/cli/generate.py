@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from keras_bigmodels._paths import run_folder_problem
-from keras_bigmodels.cli._common import add_unsafe_load_flag
+from keras_bigmodels.cli._common import add_unsafe_load_flag, finite_float
 
 
 def add_parser(sub) -> None:
@@ -18,7 +18,7 @@ def add_parser(sub) -> None:
     p.add_argument("--max-new-tokens", type=int, default=200)
     p.add_argument(
         "--temperature",
-        type=float,
+        type=finite_float,
         default=0.8,
         help="0 picks the most likely token every time",
     )

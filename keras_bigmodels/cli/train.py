@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
-import math
 import os
 
-from keras_bigmodels.cli._common import OneLineParser, parse_image_size
+from keras_bigmodels.cli._common import OneLineParser, finite_float, parse_image_size
 from keras_bigmodels.training import configs as C
 
 
@@ -80,17 +79,6 @@ WORKFLOWS = {
     ),
 }
 ARCHITECTURES = tuple(WORKFLOWS)
-
-
-def finite_float(text: str) -> float:
-    """argparse type: a finite float ('nan' and 'inf' are refused)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
 
 
 def flag_name(field_name: str) -> str:

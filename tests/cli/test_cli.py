@@ -10,8 +10,12 @@ import pytest
 from tests.conftest import make_class_folder, pattern_image, write_image
 
 
-def cli(*args, cwd=None):
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+def cli(*args, cwd=None, env=None):
+    """Run `python -m keras_bigmodels ARGS`; `env` adds to the environment."""
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"},
+        **(env or {}),
+    }
     return subprocess.run(
         [sys.executable, "-m", "keras_bigmodels", *map(str, args)],
         capture_output=True,
@@ -124,9 +128,12 @@ def test_evaluate_and_predict(digits_run, tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_text("not an image")
     proc = cli("predict", run_dir, *good, bad, "--top-k", 2, "--json")
-    assert proc.returncode == 0, proc.stderr
-    preds = json.loads(proc.stdout)
+    assert proc.returncode == 3, proc.stderr  # some input was skipped
+    records = json.loads(proc.stdout)
+    preds = [r for r in records if "top_k" in r]
     assert [p["path"] for p in preds] == [str(g) for g in good]
+    assert records[-1] == {"path": str(bad), "error": records[-1]["error"]}
+    assert "not an image" in records[-1]["error"]
     for p in preds:
         probs = [t["probability"] for t in p["top_k"]]
         assert len(probs) == 2 and probs[0] >= probs[1] and 0 <= sum(probs) <= 1.0001
@@ -190,7 +197,8 @@ def test_error_exits(tmp_path):
         cli("train", "cnn", "--validation-split", "1.5", "--epochs", 1)
     )
     assert line.endswith(
-        "--validation-split must be a number in [0, 1). Received: --validation-split 1.5"
+        "--validation-split must be a number in [0, 1). "
+        "Received: --validation-split 1.5"
     )
 
 

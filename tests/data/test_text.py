@@ -53,3 +53,53 @@ def test_read_text_file_errors(tmp_path):
         read_text_file(tmp_path / "bin.txt")
     (tmp_path / "ok.txt").write_text("你好\n", encoding="utf-8")
     assert read_text_file(tmp_path / "ok.txt") == "你好\n"
+
+
+def test_windows_cut_per_batch_equal_the_materialized_windows():
+    from keras_bigmodels.data.batches import EpochBatches, window_count
+    from keras_bigmodels.data.text import next_token_windows
+
+    ids = np.arange(3, 103, dtype="int32")  # 100 distinct token ids
+    x, y = next_token_windows(ids, 16, 2)
+    batches = EpochBatches.windows(ids, 16, 2, batch_size=7, seed=3)
+    assert batches.n == len(x) == window_count(len(ids), 16, 2)
+    order = batches.order(epoch=1)
+    pairs = [(np.asarray(a), np.asarray(b)) for a, b in batches.dataset(1)]
+    np.testing.assert_array_equal(np.concatenate([a for a, _ in pairs]), x[order])
+    np.testing.assert_array_equal(np.concatenate([b for _, b in pairs]), y[order])
+    with pytest.raises(ValueError, match="too few"):
+        EpochBatches.windows(ids[:10], 16, 2, batch_size=4)
+
+
+def test_encode_batch_and_lengths_follow_the_tokens_not_the_longest_text():
+    tok = Tokenizer.adapt(["ab", "abc" * 1000], level="char")
+    np.testing.assert_array_equal(tok.lengths(["ab", "abc" * 1000, ""]), [2, 3000, 0])
+    batch = tok.encode_batch(["ab", "abc" * 1000], length=4)
+    assert batch.shape == (2, 4) and batch.dtype == np.int32
+    np.testing.assert_array_equal(batch[0, :2], tok.encode("ab"))
+    np.testing.assert_array_equal(batch[0, 2:], [0, 0])
+    np.testing.assert_array_equal(batch[1], tok.encode("abca"))
+
+
+def test_read_text_file_encodings(tmp_path):
+    import warnings
+
+    from keras_bigmodels.data import text as text_module
+
+    (tmp_path / "u.txt").write_bytes("\ufeff你好".encode())
+    assert read_text_file(tmp_path / "u.txt") == "你好"  # BOM dropped
+    (tmp_path / "g.txt").write_bytes("你好，世界".encode("gbk"))
+    text_module._told_fallback.clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert read_text_file(tmp_path / "g.txt") == "你好，世界"
+        assert read_text_file(tmp_path / "g.txt") == "你好，世界"
+    assert sum("GB18030" in str(w.message) for w in caught) == 1  # said once
+    assert read_text_file(tmp_path / "g.txt", encoding="gbk") == "你好，世界"
+    with pytest.raises(ValueError, match=r"not utf-8 text.*`encoding`"):
+        read_text_file(tmp_path / "g.txt", encoding="utf-8")
+    (tmp_path / "b.txt").write_bytes(bytes(range(128, 256)))
+    with pytest.raises(ValueError, match=r"neither UTF-8 nor GB18030.*`encoding`"):
+        read_text_file(tmp_path / "b.txt")
+    with pytest.raises(ValueError, match="Received: encoding='nope'"):
+        read_text_file(tmp_path / "g.txt", encoding="nope")
