@@ -18,6 +18,8 @@ _EXPORTS = {
     "build_cnn": "keras_bigmodels.models.cnn",
     "build_gan": "keras_bigmodels.models.gan",
     "build_gpt": "keras_bigmodels.models.gpt",
+    "build_image_classifier": "keras_bigmodels.models.transfer",
+    "unfreeze": "keras_bigmodels.models.transfer",
     "build_rnn": "keras_bigmodels.models.rnn",
     "build_seq2seq": "keras_bigmodels.models.seq2seq",
     "build_transformer": "keras_bigmodels.models.transformer",

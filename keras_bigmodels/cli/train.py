@@ -35,6 +35,14 @@ WORKFLOWS = {
         "the article's CNN on the bundled digits or a folder of images",
         "images",
     ),
+    "classifier": Workflow(
+        C.BackboneClassifierConfig,
+        "keras_bigmodels.training.image_classifier:train_backbone_classifier",
+        "_report_cnn",
+        "a pretrained backbone (or a run's trained body) with a new head, then "
+        "fine-tuning",
+        "images",
+    ),
     "rnn": Workflow(
         C.RNNClassifierConfig,
         "keras_bigmodels.training.sequence:train_sequence_classifier",
@@ -179,6 +187,10 @@ def run(args) -> int:
     result = getattr(importlib.import_module(module), name)(cfg)
     print()
     globals()[wf.report](result)
+    if result.diagnosis:
+        from keras_bigmodels.insight.diagnose import Diagnosis
+
+        print(Diagnosis(**result.diagnosis))
     print(f"(trained in {result.seconds:.0f} s)")
     if result.run_dir:
         print(f"Run saved to {result.run_dir}")

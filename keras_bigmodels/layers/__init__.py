@@ -1,6 +1,7 @@
 """The article's formulas as Keras layers, one public class per file."""
 
 from keras_bigmodels.layers.attention import ScaledDotProductAttention
+from keras_bigmodels.layers.image_preprocessing import ImagePreprocessing
 from keras_bigmodels.layers.minibatch_std import MinibatchStdDev
 from keras_bigmodels.layers.multi_head_attention import MultiHeadAttention
 from keras_bigmodels.layers.position_embedding import PositionEmbedding
@@ -11,6 +12,7 @@ from keras_bigmodels.layers.transformer_blocks import (
 )
 
 __all__ = [
+    "ImagePreprocessing",
     "MinibatchStdDev",
     "MultiHeadAttention",
     "PositionEmbedding",

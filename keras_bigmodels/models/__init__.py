@@ -11,6 +11,10 @@ from keras_bigmodels.models.gan import GAN, build_gan
 from keras_bigmodels.models.gpt import build_gpt, generate
 from keras_bigmodels.models.rnn import build_rnn
 from keras_bigmodels.models.seq2seq import build_seq2seq, decode
+from keras_bigmodels.models.transfer import (
+    build_image_classifier,
+    unfreeze,
+)
 from keras_bigmodels.models.transformer import build_transformer
 
 __all__ = [
@@ -22,9 +26,11 @@ __all__ = [
     "GAN",
     "build_gan",
     "build_gpt",
+    "build_image_classifier",
     "build_rnn",
     "build_seq2seq",
     "build_transformer",
     "decode",
     "generate",
+    "unfreeze",
 ]

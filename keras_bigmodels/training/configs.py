@@ -121,8 +121,8 @@ def _check_patience(cfg) -> None:
 
 
 @dataclasses.dataclass(kw_only=True)
-class ImageClassifierConfig(RunConfig):
-    """`train cnn`: the article's CNN on the bundled digits or an image folder."""
+class ImageDataConfig(RunConfig):
+    """What the image classifiers share: the data, its splits, the head's dropout."""
 
     data: str = option("digits", "'digits' (bundled) or a folder of images")
     image_size: tuple | None = option(
@@ -146,20 +146,17 @@ class ImageClassifierConfig(RunConfig):
         0.1, "held-out test fraction of a folder (digits has a fixed one)"
     )
     dropout: float = option(0.3, "dropout before the classifier")
-    l2: float = option(0.0, "L2 weight decay")
-    batch_norm: bool = option(False, "batch normalization after each convolution")
     augment: bool = option(True, "light shift/rotate/zoom augmentation")
     patience: int = option(10, "epochs without validation improvement before stopping")
     cache: str = option(
         "auto", "auto, memory, none: keep decoded training images in memory"
     )
 
-    def check(self) -> ImageClassifierConfig:
+    def check(self):
         super().check()
         V.check_fraction("validation_split", self.validation_split, allow_none=False)
         V.check_fraction("test_split", self.test_split, allow_none=False)
         V.check_fraction("dropout", self.dropout, allow_none=False)
-        V.check_non_negative("l2", self.l2)
         V.check_positive("learning_rate", self.learning_rate)
         _check_patience(self)
         V.check_choice("labels", self.labels, ("inferred", "filename"))
@@ -174,6 +171,51 @@ class ImageClassifierConfig(RunConfig):
             )
         if self.image_size is not None:
             self.image_size = V.check_size("image_size", self.image_size)
+        return self
+
+
+@dataclasses.dataclass(kw_only=True)
+class ImageClassifierConfig(ImageDataConfig):
+    """`train cnn`: the article's CNN on the bundled digits or an image folder."""
+
+    l2: float = option(0.0, "L2 weight decay")
+    batch_norm: bool = option(False, "batch normalization after each convolution")
+
+    def check(self) -> ImageClassifierConfig:
+        super().check()
+        V.check_non_negative("l2", self.l2)
+        return self
+
+
+@dataclasses.dataclass(kw_only=True)
+class BackboneClassifierConfig(ImageDataConfig):
+    """`train classifier`: a (pretrained) backbone with a new head, then fine-tuning."""
+
+    backbone: str = option(
+        "mobilenet_v2",
+        "mobilenet_v2, efficientnet_b0, resnet50, vgg16, densenet121, cnn, or a "
+        "run folder whose trained body to reuse",
+    )
+    weights: str | None = option(
+        None, "imagenet, or a weights file (.h5 / .weights.h5); default: none"
+    )
+    pooling: str = option(
+        "avg", "pooling of the backbone's features", choices=("avg", "max", "flatten")
+    )
+    epochs: int = option(10, "most epochs of the head on the frozen backbone")
+    fine_tune_epochs: int = option(
+        0, "then most epochs with the backbone unfrozen (BatchNorm stays frozen)"
+    )
+    fine_tune_learning_rate: float = option(1e-5, "Adam learning rate of fine-tuning")
+
+    def check(self) -> BackboneClassifierConfig:
+        super().check()
+        if not isinstance(self.fine_tune_epochs, int) or self.fine_tune_epochs < 0:
+            raise ValueError(
+                "`fine_tune_epochs` must be an integer >= 0. "
+                f"Received: fine_tune_epochs={self.fine_tune_epochs!r}"
+            )
+        V.check_positive("fine_tune_learning_rate", self.fine_tune_learning_rate)
         return self
 
 

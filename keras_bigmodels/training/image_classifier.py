@@ -9,6 +9,7 @@ history, manifest and plots.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 
 import numpy as np
@@ -31,8 +32,13 @@ from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES
 from keras_bigmodels.datasets.digits import load_digits
 from keras_bigmodels.insight import plots
 from keras_bigmodels.models.cnn import _feature_size, build_cnn
-from keras_bigmodels.training import loop, runs
-from keras_bigmodels.training.configs import ImageClassifierConfig, make_config
+from keras_bigmodels.models.transfer import build_image_classifier, unfreeze
+from keras_bigmodels.training import loop, resume, runs
+from keras_bigmodels.training.configs import (
+    BackboneClassifierConfig,
+    ImageClassifierConfig,
+    make_config,
+)
 from keras_bigmodels.training.distribute import describe_devices
 from keras_bigmodels.training.precision import optimizer, resolve_jit
 from keras_bigmodels.training.session import session
@@ -226,7 +232,72 @@ def train_image_classifier(
     """
     cfg = make_config(ImageClassifierConfig, cfg, **overrides)
     _check_image_size(cfg.image_size)
-    with session(cfg, "cnn") as (run, strategy):
+
+    def build(cfg, input_shape, num_classes):
+        return build_cnn(
+            input_shape,
+            num_classes,
+            rescale=1 / 255,
+            dropout=cfg.dropout,
+            l2=cfg.l2,
+            batch_norm=cfg.batch_norm,
+            augmentation="light" if cfg.augment else None,
+        )
+
+    return _train_classifier(cfg, "cnn", build)
+
+
+def train_backbone_classifier(
+    cfg: BackboneClassifierConfig | None = None, **overrides
+) -> ImageClassifierResult:
+    """Train a new head on a (pretrained) backbone, then fine-tune it; one run folder.
+
+    Article §2.8 (预训练模型). Phase `"head"`: the backbone is frozen (when
+    it is pretrained) and only the new head trains at `learning_rate`.
+    Phase `"fine_tune"` (when `fine_tune_epochs` > 0): `unfreeze` makes the
+    backbone trainable with its BatchNorm layers kept frozen and recompiles
+    at `fine_tune_learning_rate`. Both phases append to one history, and a
+    run stopped in either continues with `resume`.
+
+    Args:
+        cfg: BackboneClassifierConfig. Or pass its fields as keyword arguments.
+
+    Returns:
+        ImageClassifierResult.
+
+    Example:
+
+    >>> r = train_backbone_classifier(data="photos/", backbone="mobilenet_v2",
+    ...     weights="imagenet", image_size=160, fine_tune_epochs=5)  # doctest: +SKIP
+    """
+    cfg = make_config(BackboneClassifierConfig, cfg, **overrides)
+
+    def build(cfg, input_shape, num_classes):
+        return build_image_classifier(
+            cfg.backbone,
+            num_classes,
+            weights=cfg.weights,
+            input_shape=None if os.path.isdir(cfg.backbone) else input_shape,
+            pooling=cfg.pooling,
+            dropout=cfg.dropout,
+            augmentation="light" if cfg.augment else None,
+        )
+
+    return _train_classifier(cfg, "classifier", build)
+
+
+def _compile(model, learning_rate, cfg, jit):
+    model.compile(
+        optimizer=optimizer("Adam", learning_rate, cfg.clip_norm),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=jit,
+    )
+
+
+def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
+    """The image-classifier run: data, model, one or two phases, evaluation."""
+    with session(cfg, workflow) as (run, strategy):
         cfg = run.config
         if cfg.data == DIGITS:
             splits, class_names, data_info = _digits_data(cfg)
@@ -235,35 +306,24 @@ def train_image_classifier(
         h, w = data_info["image_size"]
         input_shape = (h, w, CHANNELS[cfg.color_mode])
         jit = resolve_jit(cfg.jit)
+        fine_tune = getattr(cfg, "fine_tune_epochs", 0)
         with strategy.scope():
-            model = build_cnn(
-                input_shape,
-                len(class_names),
-                rescale=1 / 255,
-                dropout=cfg.dropout,
-                l2=cfg.l2,
-                batch_norm=cfg.batch_norm,
-                augmentation="light" if cfg.augment else None,
-            )
-            model.compile(
-                optimizer=optimizer("Adam", cfg.learning_rate, cfg.clip_norm),
-                loss="sparse_categorical_crossentropy",
-                metrics=["accuracy"],
-                jit_compile=jit,
-            )
+            model = build(cfg, input_shape, len(class_names))
+            _compile(model, cfg.learning_rate, cfg, jit)
         run.start(
             task="image_classification",
-            architecture="cnn",
+            architecture=workflow,
+            backbone=getattr(cfg, "backbone", None),
             data=data_info,
             devices=describe_devices(strategy),
             jit_compile=jit,
         )
         run.write_json(runs.CLASS_NAMES_FILE, class_names)
-        loop.fit(
+        fit = functools.partial(
+            loop.fit,
             run,
             model,
             splits["train"],
-            epochs=cfg.epochs,
             strategy=strategy,
             validation=splits["validation"],
             patience=cfg.patience,
@@ -271,6 +331,17 @@ def train_image_classifier(
             checkpoint_every=cfg.checkpoint_every,
             verbose=cfg.verbose,
         )
+        # A checkpoint holds the optimizer of its phase: a run stopped while
+        # fine-tuning resumes straight into that phase; any other restores
+        # (or trains) the head phase first.
+        state = resume.read_state(run.source_dir) if run.resumed else None
+        if not (state and state.get("phase") == "fine_tune"):
+            fit(epochs=cfg.epochs, phase="head")
+        if fine_tune:
+            with strategy.scope():
+                unfreeze(model, learning_rate=cfg.fine_tune_learning_rate)
+                _compile(model, cfg.fine_tune_learning_rate, cfg, jit)
+            fit(epochs=fine_tune, phase="fine_tune")
         evaluated = {
             name: loop.evaluate(
                 model, ds.dataset(0) if name == "train" else ds, strategy

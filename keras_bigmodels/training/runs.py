@@ -169,6 +169,9 @@ class TrainResult:
         metrics: dict. Everything written to `metrics.json`.
         config: the workflow's config dataclass.
         model: keras.Model. The trained model (best epoch), ready to use.
+        diagnosis: dict or None. `insight.diagnose_history` of the learning
+            curve (verdict, turning epoch, reasons, remedies), also in
+            `metrics.json`; None for a GAN.
     """
 
     run_dir: str
@@ -180,6 +183,7 @@ class TrainResult:
     metrics: dict
     config: object
     model: object = dataclasses.field(default=None, repr=False)
+    diagnosis: dict | None = None
 
     def __getitem__(self, key: str):
         """`result["metrics"]` reads `result.metrics`, as the earlier dict did."""
@@ -333,10 +337,16 @@ class Run:
         Returns:
             A `result_cls` (a `TrainResult`) with `fields` added.
         """
+        from keras_bigmodels.insight.diagnose import diagnose_history
         from keras_bigmodels.insight.plots import plot_history
 
         position = self.position or {"history": [], "batches_trained": 0}
         history = history_dict(position["history"])
+        # FAQ 6.3's verdict on the learning curve (not for a GAN's two
+        # adversarial losses, which have no "loss" to fit).
+        diagnosis = diagnose_history(history).to_dict() if "loss" in history else None
+        if diagnosis is not None:
+            metrics = {**metrics, "diagnosis": diagnosis}
         tmp = self.path(".model.tmp.keras")
         model.save(tmp)
         os.replace(tmp, self.path(MODEL_FILE))
@@ -365,6 +375,7 @@ class Run:
             metrics=metrics,
             config=self.config,
             model=model,
+            diagnosis=diagnosis,
             **fields,
         )
 

@@ -1,0 +1,43 @@
+"""`train classifier`: a run's trained body with a new head, then fine-tuning."""
+
+import csv
+import json
+import os
+
+from tests.cli.test_cli import assert_one_line_error, cli, digits_run  # noqa: F401
+
+
+def test_a_runs_body_with_a_new_head_then_fine_tuning_in_one_folder(
+    digits_run,  # noqa: F811
+    tmp_path,
+):
+    _, source = digits_run
+    proc = cli(
+        *("train", "classifier", "--backbone", source, "--data", "digits"),
+        *("--image-size", 24, "--epochs", 1, "--fine-tune-epochs", 1),
+        *("--out", tmp_path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    run_dir = proc.stdout.strip().splitlines()[-1].removeprefix("Run saved to ")
+    with open(os.path.join(run_dir, "history.csv")) as f:
+        phases = [row["phase"] for row in csv.DictReader(f)]
+    assert phases == ["head", "fine_tune"]
+    metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+    assert metrics["diagnosis"]["verdict"] in ("overfitting", "underfitting", "fine")
+    assert "Diagnosis:" in proc.stdout and "诊断" in proc.stdout
+    manifest = json.load(open(os.path.join(run_dir, "manifest.json")))
+    assert manifest["config"]["fine_tune_epochs"] == 1
+    assert manifest["backbone"] == source
+
+
+def test_imagenet_weights_offline_is_one_line(tmp_path):
+    proc = cli(
+        *("train", "classifier", "--backbone", "mobilenet_v2", "--weights"),
+        *("imagenet", "--image-size", 100, "--color-mode", "rgb"),
+        *("--out", tmp_path / "runs"),
+        env={"KERAS_HOME": str(tmp_path / "keras")},
+    )
+    line = assert_one_line_error(proc)
+    assert "96, 128, 160, 192, 224" in line and "--image-size" in line
+    runs = tmp_path / "runs"
+    assert not runs.exists() or not os.listdir(runs)  # nothing half-made is left
