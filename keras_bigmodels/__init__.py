@@ -26,6 +26,7 @@ _EXPORTS = {
     "decode": "keras_bigmodels.models.seq2seq",
     "generate": "keras_bigmodels.models.gpt",
     "load_model": "keras_bigmodels.saving",
+    "recommend_architecture": "keras_bigmodels.insight.advisor",
     "set_seed": "keras_bigmodels.training.seed",
 }
 _SUBMODULES = (

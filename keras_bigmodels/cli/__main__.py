@@ -11,7 +11,16 @@ import sys
 
 from keras_bigmodels.cli import _common
 
-COMMANDS = ("train", "evaluate", "predict", "generate", "sample", "datasets", "info")
+COMMANDS = (
+    "train",
+    "evaluate",
+    "predict",
+    "generate",
+    "sample",
+    "advise",
+    "datasets",
+    "info",
+)
 
 
 def build_parser() -> _common.OneLineParser:
@@ -79,7 +88,8 @@ def _main(argv) -> int:
     if not args.verbose:
         _common.plain_warnings(lambda m: _common.in_flag_terms(m, parser, args))
     try:
-        _common.start_tensorflow(args.verbose)
+        if getattr(args, "needs_tensorflow", True):
+            _common.start_tensorflow(args.verbose)
         return args.run(args)
     except KeyboardInterrupt as e:
         run_dir = getattr(e, "run_dir", None)

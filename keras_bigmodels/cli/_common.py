@@ -133,7 +133,7 @@ def _selected_parser(parser, args):
 
 
 # Library arguments that a command takes under another name.
-_ALIASES = {"directory": "data", "input_shape": "image_size"}
+_ALIASES = {"directory": "data", "input_shape": "image_size", "num_samples": "samples"}
 
 
 def _flag_names(parser) -> dict[str, str]:

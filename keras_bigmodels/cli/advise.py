@@ -1,0 +1,69 @@
+"""`keras-bigmodels advise TASK --samples N`: FAQ 6.1's answer for your problem."""
+
+from __future__ import annotations
+
+import json
+
+from keras_bigmodels.cli._common import parse_image_size
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    """'224x224x3' -> (224, 224, 3); '100x8' -> (100, 8); '30' -> (30,)."""
+    if text.count("x") == 1 and len(text.split("x")) == 2:
+        return parse_image_size(text)
+    try:
+        parts = tuple(int(p) for p in text.lower().split("x"))
+    except ValueError:
+        parts = ()
+    if not parts or min(parts) <= 0:
+        import argparse
+
+        raise argparse.ArgumentTypeError(
+            f"expected positive integers joined by x, got {text!r}"
+        )
+    return parts
+
+
+def add_parser(sub) -> None:
+    from keras_bigmodels.insight.advisor import COMPUTE, TASKS
+
+    p = sub.add_parser(
+        "advise",
+        help="which architecture for your task, data size and compute (FAQ 6.1)",
+        description="Recommend a builder, its arguments and the command that "
+        "trains it, with the reasons in English and Chinese.",
+    )
+    p.add_argument("task", choices=TASKS, metavar="TASK", help=", ".join(TASKS))
+    p.add_argument("--samples", type=int, required=True, help="labelled examples")
+    p.add_argument(
+        "--input-shape",
+        type=_shape,
+        default=None,
+        help="HxWxC for images, TxF for series, F for tables",
+    )
+    p.add_argument("--compute", choices=COMPUTE, default="cpu")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(run=run, precheck=precheck, needs_tensorflow=False)
+
+
+def precheck(args) -> str | None:
+    # No TensorFlow is needed: answer here and let run() print it.
+    from keras_bigmodels.insight.advisor import recommend_architecture
+
+    try:
+        args.answer = recommend_architecture(
+            args.task, args.samples, args.input_shape, args.compute
+        )
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def run(args) -> int:
+    answer = args.answer
+    print(
+        json.dumps(answer.to_dict(), ensure_ascii=False, indent=2)
+        if args.json
+        else answer
+    )
+    return 0
