@@ -19,6 +19,7 @@ _EXPORTS = {
     "build_gan": "keras_bigmodels.models.gan",
     "build_gpt": "keras_bigmodels.models.gpt",
     "build_image_classifier": "keras_bigmodels.models.transfer",
+    "build_mlp": "keras_bigmodels.models.mlp",
     "unfreeze": "keras_bigmodels.models.transfer",
     "build_rnn": "keras_bigmodels.models.rnn",
     "build_seq2seq": "keras_bigmodels.models.seq2seq",

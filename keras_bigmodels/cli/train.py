@@ -43,6 +43,13 @@ WORKFLOWS = {
         "fine-tuning",
         "images",
     ),
+    "mlp": Workflow(
+        C.MLPConfig,
+        "keras_bigmodels.training.tabular:train_mlp",
+        "_report_mlp",
+        "an MLP on a table with missing values, each FAQ 6.2 remedy side by side",
+        "table",
+    ),
     "rnn": Workflow(
         C.RNNClassifierConfig,
         "keras_bigmodels.training.sequence:train_sequence_classifier",
@@ -171,11 +178,12 @@ def precheck(args) -> str | None:
     except ValueError as e:
         return str(e)
     data = getattr(args, "data", None)
-    if data is None or (wf.data_kind == "images" and data == "digits"):
+    bundled = {"images": "digits", "table": "breast_cancer"}.get(wf.data_kind)
+    if data is None or data == bundled:
         return None
     if wf.data_kind in ("images", "text_folder") and not os.path.isdir(data):
         return f"--data: no such folder: {data!r}"
-    if wf.data_kind == "file" and not os.path.isfile(data):
+    if wf.data_kind in ("file", "table") and not os.path.isfile(data):
         return f"--data: No such text file: {data!r}"
     return None
 
@@ -211,6 +219,16 @@ def _report_cnn(r) -> None:
                 f"loss: {m['loss']:.4f}"
             )
     print(f"Held-out {r.held_out} accuracy: {100 * r.accuracy:.2f}%")
+
+
+def _report_mlp(r) -> None:
+    print(f"{'missing values':<16}{'train rows':>11}{'test rows':>11}{'accuracy':>11}")
+    for name, row in r.strategies.items():
+        acc = row["accuracy"]
+        shown = f"{100 * acc:10.2f}%" if acc is not None else "  too few rows"
+        mark = "  <- saved model" if name == r.config.impute else ""
+        print(f"{name:<16}{row['train_rows']:>11}{row['test_rows']:>11}{shown}{mark}")
+    print(f"Held-out test accuracy ({r.config.impute}): {100 * r.accuracy:.2f}%")
 
 
 def _report_sequence_classifier(r) -> None:

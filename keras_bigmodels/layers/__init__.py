@@ -3,6 +3,7 @@
 from keras_bigmodels.layers.attention import ScaledDotProductAttention
 from keras_bigmodels.layers.image_preprocessing import ImagePreprocessing
 from keras_bigmodels.layers.minibatch_std import MinibatchStdDev
+from keras_bigmodels.layers.missing_values import MissingValueImputer
 from keras_bigmodels.layers.multi_head_attention import MultiHeadAttention
 from keras_bigmodels.layers.position_embedding import PositionEmbedding
 from keras_bigmodels.layers.positional_encoding import PositionalEncoding
@@ -14,6 +15,7 @@ from keras_bigmodels.layers.transformer_blocks import (
 __all__ = [
     "ImagePreprocessing",
     "MinibatchStdDev",
+    "MissingValueImputer",
     "MultiHeadAttention",
     "PositionEmbedding",
     "PositionalEncoding",

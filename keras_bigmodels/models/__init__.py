@@ -9,6 +9,7 @@ from keras_bigmodels.models.autoencoder import (
 from keras_bigmodels.models.cnn import build_cnn
 from keras_bigmodels.models.gan import GAN, build_gan
 from keras_bigmodels.models.gpt import build_gpt, generate
+from keras_bigmodels.models.mlp import build_mlp
 from keras_bigmodels.models.rnn import build_rnn
 from keras_bigmodels.models.seq2seq import build_seq2seq, decode
 from keras_bigmodels.models.transfer import (
@@ -27,6 +28,7 @@ __all__ = [
     "build_gan",
     "build_gpt",
     "build_image_classifier",
+    "build_mlp",
     "build_rnn",
     "build_seq2seq",
     "build_transformer",

@@ -501,3 +501,55 @@ def field_type(cls: type, f: dataclasses.Field) -> tuple[type, bool]:
     optional = type(None) in args
     base = [a for a in args if a is not type(None)] or [hint]
     return (base[0] if len(base) == 1 else str), optional
+
+
+# --- tables ------------------------------------------------------------------
+
+MISSING_STRATEGIES = ("mean", "median", "max", "constant", "drop")
+
+
+@dataclasses.dataclass(kw_only=True)
+class MLPConfig(RunConfig):
+    """`train mlp`: a table with missing values, each FAQ 6.2 remedy side by side."""
+
+    data: str = option(
+        "breast_cancer", "'breast_cancer' (bundled with scikit-learn) or a CSV file"
+    )
+    target: str | None = option(None, "CSV: the column holding the class")
+    encoding: str | None = _encoding_option()
+    missing_fraction: float = option(
+        0.2, "bundled table: fraction of values removed at random"
+    )
+    impute: str = option(
+        "median",
+        "how the saved model fills missing values (drop: train on complete rows)",
+        choices=MISSING_STRATEGIES,
+    )
+    compare: bool = option(True, "also train every other strategy and compare")
+    hidden: int = option(64, "units of the first hidden layer (the second: half)")
+    dropout: float = option(0.2, "dropout after each hidden layer")
+    epochs: int = option(100, "most training epochs")
+    batch_size: int = option(32, "global batch size (split across replicas)")
+    learning_rate: float = option(1e-3, "Adam learning rate")
+    validation_split: float = option(0.15, "validation fraction (picks the epoch)")
+    test_split: float = option(0.25, "held-out test fraction")
+    patience: int = option(15, "epochs without validation improvement before stopping")
+
+    def check(self) -> MLPConfig:
+        super().check()
+        V.check_encoding("encoding", self.encoding)
+        V.check_choice("impute", self.impute, MISSING_STRATEGIES)
+        V.check_fraction("missing_fraction", self.missing_fraction, allow_none=False)
+        V.check_fraction("dropout", self.dropout, allow_none=False)
+        V.check_positive_int("hidden", self.hidden)
+        for name in ("validation_split", "test_split"):
+            V.check_fraction(name, getattr(self, name), allow_none=False)
+            if not getattr(self, name):
+                raise ValueError(f"`{name}` must be > 0. Received: {name}=0")
+        if self.data != "breast_cancer" and not self.target:
+            raise ValueError(
+                "`target` must name the class column of a CSV file. "
+                f"Received: target={self.target!r}"
+            )
+        _check_patience(self)
+        return self

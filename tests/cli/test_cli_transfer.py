@@ -41,3 +41,26 @@ def test_imagenet_weights_offline_is_one_line(tmp_path):
     assert "96, 128, 160, 192, 224" in line and "--image-size" in line
     runs = tmp_path / "runs"
     assert not runs.exists() or not os.listdir(runs)  # nothing half-made is left
+
+
+def test_train_mlp_prints_each_strategy_side_by_side(tmp_path):
+    proc = cli("train", "mlp", "--epochs", 3, "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("mean", "median", "max", "constant", "drop"):
+        assert any(line.startswith(name) for line in proc.stdout.splitlines())
+    run_dir = proc.stdout.strip().splitlines()[-1].removeprefix("Run saved to ")
+    metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+    assert set(metrics["strategies"]) == {"mean", "median", "max", "constant", "drop"}
+    assert 0 <= metrics["test"]["accuracy"] <= 1
+
+    table = tmp_path / "t.csv"
+    rows = ["x1,x2,colour,label"]
+    for i in range(80):
+        x1 = "" if i % 7 == 0 else str(i % 10)
+        rows.append(f"{x1},{(i * 3) % 5},{'red' if i % 2 else 'blue'},{i % 2}")
+    table.write_text("\n".join(rows) + "\n")
+    args = ("train", "mlp", "--data", table, "--target", "label", "--epochs", 2)
+    proc = cli(*args, "--no-compare", "--impute", "mean", "--out", tmp_path / "r")
+    assert proc.returncode == 0, proc.stderr
+    line = assert_one_line_error(cli("train", "mlp", "--data", table))
+    assert "--target" in line
