@@ -15,6 +15,7 @@ COMMANDS = (
     "train",
     "evaluate",
     "predict",
+    "explain",
     "generate",
     "sample",
     "advise",

@@ -1,4 +1,10 @@
-"""Insight: plots and diagnostics of runs."""
+"""Insight: plots, diagnostics, the FAQ's advice and Grad-CAM.
+
+Grad-CAM needs TensorFlow; it loads on first use (PEP 562), so the advice
+and the plots stay light to import.
+"""
+
+import importlib
 
 from keras_bigmodels.insight.advisor import Recommendation, recommend_architecture
 from keras_bigmodels.insight.diagnose import Diagnosis, diagnose_history
@@ -8,12 +14,23 @@ from keras_bigmodels.insight.plots import (
     plot_history,
 )
 
+_LAZY = {"grad_cam": "gradcam", "save_overlay": "gradcam"}
+
 __all__ = [
     "Diagnosis",
     "Recommendation",
-    "recommend_architecture",
     "confusion_matrix",
     "diagnose_history",
+    "grad_cam",
     "plot_confusion_matrix",
     "plot_history",
+    "recommend_architecture",
+    "save_overlay",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module = importlib.import_module(f"keras_bigmodels.insight.{_LAZY[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'keras_bigmodels.insight' has no attribute {name!r}")

@@ -553,3 +553,43 @@ class MLPConfig(RunConfig):
             )
         _check_patience(self)
         return self
+
+
+# --- own pretraining ----------------------------------------------------------
+
+
+@dataclasses.dataclass(kw_only=True)
+class OwnPretrainingConfig(RunConfig):
+    """`train transfer`: pretrain on digits 0-4, reuse the body for 5-9 (offline).
+
+    Three small networks train one after another with Keras's own `fit`, so
+    the distribution, precision, XLA, clipping and resume settings of the
+    other workflows do not apply here and are not flags.
+    """
+
+    shots: int = option(20, "labelled images per class of digits 5-9")
+    image_size: int = option(32, "digits are resized to N x N")
+    pretrain_epochs: int = option(40, "most epochs on digits 0-4 (best kept)")
+    epochs: int = option(30, "epochs of the new head on the frozen body")
+    fine_tune_epochs: int = option(60, "then epochs of the whole network")
+    learning_rate: float = option(1e-3, "Adam learning rate")
+    fine_tune_learning_rate: float = option(1e-4, "Adam learning rate of fine-tuning")
+    batch_size: int = option(32, "batch size")
+    strategy: str = option("auto", "", choices=STRATEGIES, cli=False)
+    precision: str = option("float32", "", choices=PRECISIONS, cli=False)
+    jit: bool | None = option(None, "", cli=False)
+    clip_norm: float | None = option(None, "", cli=False)
+    checkpoint_every: int = option(100, "", cli=False)
+    resume: str | None = option(None, "", cli=False)
+
+    def check(self) -> OwnPretrainingConfig:
+        super().check()
+        for name in ("shots", "pretrain_epochs", "fine_tune_epochs", "image_size"):
+            V.check_positive_int(name, getattr(self, name))
+        if self.image_size < 22:
+            raise ValueError(
+                "`image_size` must be at least 22 for the article's CNN. "
+                f"Received: image_size={self.image_size}"
+            )
+        V.check_positive("fine_tune_learning_rate", self.fine_tune_learning_rate)
+        return self

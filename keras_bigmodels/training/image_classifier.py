@@ -498,6 +498,62 @@ def predict_images(
     return out, bad
 
 
+def explain_images(
+    run_dir,
+    paths,
+    out_dir,
+    *,
+    class_name=None,
+    layer=None,
+    safe_mode: bool = True,
+) -> tuple[list, list]:
+    """Grad-CAM overlays (PNG) of a run's image classifier, one per image.
+
+    Returns:
+        `(written, bad_files)`: dicts with `path`, `label`, `probability`
+        and `overlay` (the PNG), and `BadFile`s of unusable inputs.
+    """
+    from keras_bigmodels.insight.gradcam import grad_cam, save_overlay
+
+    files, bad = _image_files(paths)
+    model, manifest, class_names = runs.load_run(run_dir, safe_mode)
+    if class_name is not None and class_name not in class_names:
+        raise ValueError(
+            f"`class_name` must be one of the run's classes {tuple(class_names)}. "
+            f"Received: class_name={class_name!r}"
+        )
+    size = tuple(manifest["data"]["image_size"])
+    color_mode = manifest["data"]["color_mode"]
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    for i, path in enumerate(files):
+        try:
+            image = load_image(path, size, color_mode)
+        except (BadImageError, FileNotFoundError) as e:
+            bad.append(BadFile(path, str(e).removeprefix(f"Bad image file {path}: ")))
+            continue
+        probs = np.asarray(model.predict_on_batch(image[None]))[0]
+        index = (
+            int(np.argmax(probs))
+            if class_name is None
+            else class_names.index(class_name)
+        )
+        heat = grad_cam(model, image, class_index=index, layer=layer)
+        stem = os.path.splitext(os.path.basename(path))[0]
+        overlay = save_overlay(
+            image, heat, os.path.join(out_dir, f"{i:04d}_{stem}_gradcam.png")
+        )
+        written.append(
+            {
+                "path": path,
+                "label": class_names[index],
+                "probability": float(probs[index]),
+                "overlay": overlay,
+            }
+        )
+    return written, bad
+
+
 def _image_files(paths) -> tuple[list[str], list[BadFile]]:
     """Files named, and the image files under folders named, in order."""
     files, bad = [], []

@@ -64,3 +64,22 @@ def test_train_mlp_prints_each_strategy_side_by_side(tmp_path):
     assert proc.returncode == 0, proc.stderr
     line = assert_one_line_error(cli("train", "mlp", "--data", table))
     assert "--target" in line
+
+
+def test_explain_writes_grad_cam_overlays(digits_run, tmp_path):  # noqa: F811
+    _, run_dir = digits_run
+    exported = cli("datasets", "export", "digits", tmp_path / "png", "--image-size", 24)
+    assert exported.returncode == 0, exported.stderr
+    folder = tmp_path / "png" / "test" / "7"
+    first = sorted(os.listdir(folder))[0]
+    proc = cli("explain", run_dir, folder / first, "--out", tmp_path / "cam")
+    assert proc.returncode == 0, proc.stderr
+    (written,) = os.listdir(tmp_path / "cam")
+    assert written.endswith("_gradcam.png") and "->" in proc.stdout
+    from PIL import Image
+
+    assert Image.open(tmp_path / "cam" / written).size == (24, 24)
+    line = assert_one_line_error(
+        cli("explain", run_dir, folder / first, "--class", "x")
+    )
+    assert line.endswith("Received: --class x") and "class_name" not in line

@@ -1,0 +1,117 @@
+"""Grad-CAM: where in the image a CNN looked for its answer (challenge 1.3).
+
+Article §1.3 (models are hard to explain). Grad-CAM (Selvaraju et al. 2017,
+https://arxiv.org/abs/1610.02391) weights each feature map of a
+convolutional layer by the mean gradient of the class score with respect to
+it, sums them and keeps the positive part:
+
+    L = ReLU(sum_k a_k A^k),   a_k = mean_ij dy_c / dA^k_ij
+
+The map is resized to the image and scaled to [0, 1].
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def _chain(model: keras.Model) -> list:
+    """The layers of a single-path model, in order, without its input layer."""
+    return [
+        layer
+        for layer in model.layers
+        if not isinstance(layer, keras.layers.InputLayer)
+    ]
+
+
+def _default_layer(layers: list) -> str:
+    # The last layer producing feature maps (batch, h, w, channels): the last
+    # convolution, or a pretrained backbone as a whole.
+    candidates = [
+        layer
+        for layer in layers
+        if len(layer.output.shape) == 4
+        and isinstance(layer, (keras.layers.Conv2D, keras.Model))
+    ]
+    if not candidates:
+        raise ValueError(
+            "`model` has no convolutional layer (4-D feature maps) for Grad-CAM. "
+            f"Received: layers {[layer.name for layer in layers]}"
+        )
+    return candidates[-1].name
+
+
+def grad_cam(model, image, class_index=None, layer=None) -> np.ndarray:
+    """An (H, W) heatmap in [0, 1] of the evidence for `class_index`.
+
+    Args:
+        model: a single-path image classifier: `build_cnn`,
+            `build_image_classifier` or a model of the same shape.
+        image: array (H, W, C), pixels as the model takes them (uint8 0-255
+            for the models of this package).
+        class_index: int or None. The class to explain; None: the predicted one.
+        layer: str or None. The layer whose feature maps are weighted; None:
+            the last convolution (or the pretrained backbone).
+
+    Returns:
+        float32 array (H, W), the image's size, values in [0, 1].
+
+    Example:
+
+    >>> heat = grad_cam(model, load_image("cat.jpg", (224, 224)))  # doctest: +SKIP
+    >>> save_overlay(image, heat, "cat_gradcam.png")  # doctest: +SKIP
+    """
+    image = np.asarray(image)
+    if image.ndim != 3:
+        raise ValueError(
+            f"`image` must be one (height, width, channels) image. "
+            f"Received: shape {image.shape}"
+        )
+    layers = _chain(model)
+    name = layer or _default_layer(layers)
+    if name not in [layer.name for layer in layers]:
+        raise ValueError(
+            f"`layer` must be a layer of the model's main path "
+            f"{[layer.name for layer in layers]}. Received: layer={name!r}"
+        )
+    x = tf.convert_to_tensor(image[None].astype("float32"))
+    with tf.GradientTape() as tape:
+        maps = None
+        for current in layers:
+            x = current(x, training=False)
+            if current.name == name:
+                maps = x
+                tape.watch(maps)
+        probs = x  # (1, classes)
+        if class_index is None:
+            class_index = int(tf.argmax(probs[0]))
+        if not 0 <= int(class_index) < probs.shape[-1]:
+            raise ValueError(
+                f"`class_index` must be in [0, {probs.shape[-1]}). "
+                f"Received: class_index={class_index}"
+            )
+        score = probs[:, int(class_index)]
+    grads = tape.gradient(score, maps)  # (1, h, w, channels)
+    weights = tf.reduce_mean(grads, axis=(1, 2))  # (1, channels)
+    cam = tf.nn.relu(tf.reduce_sum(maps * weights[:, None, None, :], axis=-1))
+    cam = tf.image.resize(cam[..., None], image.shape[:2], method="bilinear")[0, ..., 0]
+    cam = cam.numpy()
+    peak = cam.max()
+    return (cam / peak if peak > 0 else cam).astype("float32")
+
+
+def save_overlay(image, heatmap, path, alpha: float = 0.45) -> str:
+    """Write the image with the heatmap blended over it (jet colours) as a PNG."""
+    from matplotlib import colormaps
+    from PIL import Image
+
+    image = np.asarray(image)
+    rgb = image if image.shape[-1] == 3 else np.repeat(image[..., :1], 3, axis=-1)
+    heat = colormaps["jet"](np.clip(heatmap, 0, 1))[..., :3] * 255
+    blend = (1 - alpha) * rgb.astype("float32") + alpha * heat
+    Image.fromarray(np.clip(blend, 0, 255).astype("uint8")).save(path, format="PNG")
+    return os.fspath(path)
