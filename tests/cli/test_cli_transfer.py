@@ -83,3 +83,21 @@ def test_explain_writes_grad_cam_overlays(digits_run, tmp_path):  # noqa: F811
         cli("explain", run_dir, folder / first, "--class", "x")
     )
     assert line.endswith("Received: --class x") and "class_name" not in line
+
+
+def test_train_transfer_prints_both_accuracies(tmp_path):
+    proc = cli(
+        *("train", "transfer", "--shots", 5, "--pretrain-epochs", 1, "--epochs", 1),
+        *("--fine-tune-epochs", 1, "--out", tmp_path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "from scratch:" in proc.stdout and "fine-tuned:" in proc.stdout
+    run_dir = proc.stdout.strip().splitlines()[-1].removeprefix("Run saved to ")
+    metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+    ratio = metrics["transfer"]["error"] / metrics["scratch"]["error"]
+    assert abs(metrics["error_ratio"] - ratio) < 1e-9
+    manifest = json.load(open(os.path.join(run_dir, "manifest.json")))
+    assert manifest["data"]["counts"]["target_train"] == 25
+    assert os.path.isfile(os.path.join(run_dir, "pretrained_0-4.keras"))
+    line = assert_one_line_error(cli("train", "transfer", "--resume"))
+    assert "not an argument" in line  # this workflow has no resume
