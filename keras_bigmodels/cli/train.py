@@ -225,6 +225,15 @@ def _report_cnn(r) -> None:
                 f"{split:>10} accuracy: {100 * m['accuracy']:.2f}%  "
                 f"loss: {m['loss']:.4f}"
             )
+    per_class = r.metrics.get("per_class", [])
+    if per_class and len(per_class) <= 20:
+        print(f"{'class':>12} {'precision':>9} {'recall':>7} {'f1':>6} {'images':>6}")
+        for row in per_class:
+            print(
+                f"{row['class'][:12]:>12} {100 * row['precision']:8.1f}% "
+                f"{100 * row['recall']:6.1f}% {100 * row['f1']:5.1f}% "
+                f"{row['support']:>6}"
+            )
     print(f"Held-out {r.held_out} accuracy: {100 * r.accuracy:.2f}%")
 
 

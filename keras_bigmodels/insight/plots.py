@@ -149,3 +149,42 @@ def save_image_grid(images, path, value_range=(0.0, 255.0), ncols=None, min_cell
     mode_img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
     mode_img.save(path, format="PNG")
     return os.fspath(path)
+
+
+def plot_highest_loss(examples, class_names, path, ncols: int = 4) -> str:
+    """A grid of the held-out images the model got most wrong, with their labels.
+
+    Args:
+        examples: list of dicts with `image` (H, W, C uint8), `true`, `pred`
+            (class ids) and `probability` (of the predicted class), highest
+            loss first.
+        class_names: list of str.
+        path: the PNG file to write.
+
+    Returns:
+        The path written.
+    """
+    n = max(1, len(examples))
+    rows = int(np.ceil(n / ncols))
+    labels = [class_names[e["true"]] for e in examples] + [
+        class_names[e["pred"]] for e in examples
+    ]
+    with text_fonts([*map(str, labels), "true", "predicted"]):
+        fig, axes = plt.subplots(
+            rows, ncols, figsize=(2.2 * ncols, 2.4 * rows), squeeze=False
+        )
+        for ax in axes.ravel():
+            ax.axis("off")
+        for ax, e in zip(axes.ravel(), examples, strict=False):
+            img = np.asarray(e["image"])
+            ax.imshow(img[..., 0] if img.shape[-1] == 1 else img[..., :3], cmap="gray")
+            ax.set_title(
+                f"true {class_names[e['true']]}\n"
+                f"predicted {class_names[e['pred']]} ({100 * e['probability']:.0f}%)",
+                fontsize=8,
+                color="black" if e["true"] == e["pred"] else "crimson",
+            )
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+    return os.fspath(path)

@@ -31,6 +31,7 @@ from keras_bigmodels.data.screening import BadFile, BadImageError
 from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES
 from keras_bigmodels.datasets.digits import load_digits
 from keras_bigmodels.insight import plots
+from keras_bigmodels.insight.report import per_class_report
 from keras_bigmodels.models.cnn import _feature_size, build_cnn
 from keras_bigmodels.models.transfer import build_image_classifier, unfreeze
 from keras_bigmodels.training import loop, resume, runs
@@ -187,11 +188,28 @@ def _folder_data(cfg: ImageClassifierConfig):
     return splits, list(train.class_names), info
 
 
-def _predict_labels(model, ds) -> tuple[np.ndarray, np.ndarray]:
+def _predict_labels(model, ds, worst=None) -> tuple[np.ndarray, np.ndarray]:
+    """True and predicted labels; with a list `worst`, fill it with the 16
+    examples of highest loss (-log p(true class)), highest first."""
     y_true, y_pred = [], []
     for x, y in ds:
+        probs = np.asarray(model(x, training=False))
         y_true.append(np.asarray(y))
-        y_pred.append(np.argmax(model(x, training=False), axis=-1))
+        y_pred.append(np.argmax(probs, axis=-1))
+        if worst is not None:
+            p_true = probs[np.arange(len(probs)), y_true[-1]]
+            for i in np.argsort(p_true)[:16]:
+                worst.append(
+                    {
+                        "loss": float(-np.log(max(p_true[i], 1e-12))),
+                        "image": np.asarray(x[i]),
+                        "true": int(y_true[-1][i]),
+                        "pred": int(y_pred[-1][i]),
+                        "probability": float(probs[i, y_pred[-1][i]]),
+                    }
+                )
+            worst.sort(key=lambda e: -e["loss"])
+            del worst[16:]
     return np.concatenate(y_true), np.concatenate(y_pred)
 
 
@@ -349,7 +367,8 @@ def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
             for name, ds in splits.items()
         }
         held_out = "test" if "test" in splits else "validation"
-        y_true, y_pred = _predict_labels(model, splits[held_out])
+        worst: list = []
+        y_true, y_pred = _predict_labels(model, splits[held_out], worst)
         matrix = plots.confusion_matrix(y_true, y_pred, len(class_names))
         plots.plot_confusion_matrix(
             matrix,
@@ -357,9 +376,14 @@ def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
             run.path("confusion_matrix.png"),
             title=f"Confusion matrix ({held_out})",
         )
+        plots.plot_highest_loss(worst, class_names, run.path("highest_loss.png"))
         return run.finish(
             model,
-            {**evaluated, "confusion_matrix": {"split": held_out, "matrix": matrix}},
+            {
+                **evaluated,
+                "confusion_matrix": {"split": held_out, "matrix": matrix},
+                "per_class": per_class_report(matrix, class_names),
+            },
             ImageClassifierResult,
             class_names=class_names,
             held_out=held_out,

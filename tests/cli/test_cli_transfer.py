@@ -22,8 +22,10 @@ def test_a_runs_body_with_a_new_head_then_fine_tuning_in_one_folder(
     with open(os.path.join(run_dir, "history.csv")) as f:
         phases = [row["phase"] for row in csv.DictReader(f)]
     assert phases == ["head", "fine_tune"]
+    assert os.path.isfile(os.path.join(run_dir, "highest_loss.png"))
     metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
     assert metrics["diagnosis"]["verdict"] in ("overfitting", "underfitting", "fine")
+    assert [row["class"] for row in metrics["per_class"]] == [str(d) for d in range(10)]
     assert "Diagnosis:" in proc.stdout and "诊断" in proc.stdout
     manifest = json.load(open(os.path.join(run_dir, "manifest.json")))
     assert manifest["config"]["fine_tune_epochs"] == 1

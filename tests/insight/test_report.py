@@ -1,0 +1,38 @@
+import numpy as np
+from sklearn.metrics import precision_recall_fscore_support
+
+from keras_bigmodels.insight.plots import confusion_matrix, plot_highest_loss
+from keras_bigmodels.insight.report import per_class_report
+
+
+def test_per_class_report_equals_scikit_learn(tmp_path):
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 4, 200)
+    y_pred = np.where(rng.random(200) < 0.7, y_true, rng.integers(0, 3, 200))
+    report = per_class_report(confusion_matrix(y_true, y_pred, 4), list("abcd"))
+    p, r, f, s = precision_recall_fscore_support(
+        y_true, y_pred, labels=range(4), zero_division=0
+    )
+    np.testing.assert_allclose([row["precision"] for row in report], p)
+    np.testing.assert_allclose([row["recall"] for row in report], r)
+    np.testing.assert_allclose([row["f1"] for row in report], f)
+    assert [row["support"] for row in report] == s.tolist()
+    small = per_class_report([[2, 0, 1], [0, 0, 0], [1, 0, 3]], ["a", "b", "c"])
+    assert small[1] == {
+        "class": "b",
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "support": 0,
+    }
+    assert small[2]["precision"] == 0.75 and small[0]["recall"] == 2 / 3
+    examples = [
+        {
+            "image": np.zeros((8, 8, 1), "uint8"),
+            "true": 0,
+            "pred": 1,
+            "probability": 0.9,
+        }
+    ]
+    path = plot_highest_loss(examples, ["猫", "狗"], tmp_path / "w.png")
+    assert (tmp_path / "w.png").stat().st_size > 0 and path.endswith("w.png")
