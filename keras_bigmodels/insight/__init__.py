@@ -14,14 +14,21 @@ from keras_bigmodels.insight.plots import (
     plot_history,
 )
 
-_LAZY = {"grad_cam": "gradcam", "save_overlay": "gradcam"}
+_LAZY = {
+    "grad_cam": "gradcam",
+    "save_overlay": "gradcam",
+    "attention_weights": "attention",
+    "plot_attention": "attention",
+}
 
 __all__ = [
     "Diagnosis",
     "Recommendation",
+    "attention_weights",
     "confusion_matrix",
     "diagnose_history",
     "grad_cam",
+    "plot_attention",
     "plot_confusion_matrix",
     "plot_history",
     "recommend_architecture",

@@ -1,5 +1,7 @@
 """Grad-CAM finds the one small object that decides the class."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -77,3 +79,20 @@ def test_a_backbone_classifier_and_bad_arguments():
         grad_cam(model, img, layer="nope")
     with pytest.raises(ValueError, match="image"):
         grad_cam(model, img[None])
+
+
+def test_attention_weights_of_a_transformer_are_softmax_rows(tmp_path):
+    from keras_bigmodels import build_transformer
+    from keras_bigmodels.insight.attention import attention_weights, plot_attention
+
+    model = build_transformer(20, 12, 2, embed_dim=16, num_heads=2, num_layers=2)
+    tokens = np.array([3, 5, 7, 9, 0, 0])
+    weights = attention_weights(model, tokens)
+    assert len(weights) == 2 and weights[0].shape == (2, 6, 6)
+    for w in weights:
+        np.testing.assert_allclose(w.sum(-1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(w[..., 4:], 0.0, atol=1e-6)  # padding keys
+    path = plot_attention(weights, list("猫狗abcd"), tmp_path / "a.png")
+    assert os.path.getsize(path) > 0
+    with pytest.raises(ValueError, match="TransformerEncoderBlock"):
+        attention_weights(build_cnn((32, 32, 1), 2), tokens)
