@@ -6,6 +6,7 @@ here trains or loads anything itself.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -18,6 +19,7 @@ COMMANDS = (
     "explain",
     "generate",
     "sample",
+    "transfer",
     "advise",
     "datasets",
     "info",
@@ -62,7 +64,12 @@ def main(argv=None) -> int:
         return _main(argv)
     except KeyboardInterrupt:
         # Ctrl-C before a command has started anything: nothing to keep.
-        return _common.fail("interrupted; nothing was written", 130)
+        _common.fail("interrupted; nothing was written", 130)
+        # Leave now: a signal that arrived while a module was importing can
+        # otherwise end the interpreter with SIGINT instead of this status.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
 
 
 def _main(argv) -> int:

@@ -50,13 +50,6 @@ WORKFLOWS = {
         "an MLP on a table with missing values, each FAQ 6.2 remedy side by side",
         "table",
     ),
-    "transfer": Workflow(
-        C.OwnPretrainingConfig,
-        "keras_bigmodels.training.own_pretraining:train_own_pretraining",
-        "_report_own_pretraining",
-        "your own pretrained model, offline: digits 0-4 reused for 5-9",
-        "none",
-    ),
     "rnn": Workflow(
         C.RNNClassifierConfig,
         "keras_bigmodels.training.sequence:train_sequence_classifier",
@@ -235,17 +228,6 @@ def _report_cnn(r) -> None:
                 f"{row['support']:>6}"
             )
     print(f"Held-out {r.held_out} accuracy: {100 * r.accuracy:.2f}%")
-
-
-def _report_own_pretraining(r) -> None:
-    n = r.config.shots
-    print(
-        f"Digits 0-4, pretraining held-out accuracy: {100 * r.pretrain_accuracy:.2f}%"
-    )
-    print(f"Digits 5-9 from {n} images per class, held-out accuracy:")
-    print(f"  from scratch:                 {100 * r.scratch_accuracy:.2f}%")
-    print(f"  pretrained on 0-4, fine-tuned: {100 * r.transfer_accuracy:.2f}%")
-    print(f"  error ratio (reused / scratch): {r.error_ratio:.2f}x")
 
 
 def _report_mlp(r) -> None:

@@ -89,7 +89,7 @@ def test_explain_writes_grad_cam_overlays(digits_run, tmp_path):  # noqa: F811
 
 def test_train_transfer_prints_both_accuracies(tmp_path):
     proc = cli(
-        *("train", "transfer", "--shots", 5, "--pretrain-epochs", 1, "--epochs", 1),
+        *("transfer", "--shots", 5, "--pretrain-epochs", 1, "--epochs", 1),
         *("--fine-tune-epochs", 1, "--out", tmp_path),
     )
     assert proc.returncode == 0, proc.stderr
@@ -101,5 +101,5 @@ def test_train_transfer_prints_both_accuracies(tmp_path):
     manifest = json.load(open(os.path.join(run_dir, "manifest.json")))
     assert manifest["data"]["counts"]["target_train"] == 25
     assert os.path.isfile(os.path.join(run_dir, "pretrained_0-4.keras"))
-    line = assert_one_line_error(cli("train", "transfer", "--resume"))
+    line = assert_one_line_error(cli("transfer", "--resume"))
     assert "not an argument" in line  # this workflow has no resume

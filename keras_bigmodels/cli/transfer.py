@@ -1,0 +1,68 @@
+"""`keras-bigmodels transfer`: your own pretrained model, offline, beside scratch.
+
+Not a `train` architecture: it trains three networks one after another
+(pretraining on digits 0-4, the same network from scratch on a few images of
+5-9, and the reused body fine-tuned on them) and compares two of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from keras_bigmodels.cli.train import _add_field
+from keras_bigmodels.training import configs as C
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "transfer",
+        help="own pretraining: digits 0-4 reused for 5-9 from a few images, "
+        "beside the same network from scratch",
+        description="Pretrain the article's CNN on digits 0-4, reuse its body for "
+        "digits 5-9 from --shots labelled images per class, and print its "
+        "held-out accuracy beside the same network trained from scratch.",
+    )
+    for f in dataclasses.fields(C.OwnPretrainingConfig):
+        if f.metadata.get("cli", True):
+            _add_field(p, C.OwnPretrainingConfig, f)
+    p.set_defaults(run=run, precheck=precheck)
+
+
+def _config(args):
+    return C.OwnPretrainingConfig(
+        **{
+            f.name: getattr(args, f.name)
+            for f in dataclasses.fields(C.OwnPretrainingConfig)
+            if f.metadata.get("cli", True)
+        }
+    )
+
+
+def precheck(args) -> str | None:
+    try:
+        _config(args).check()
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def run(args) -> int:
+    from keras_bigmodels.training.own_pretraining import train_own_pretraining
+
+    r = train_own_pretraining(_config(args))
+    print()
+    _report(r)
+    print(f"(trained in {r.seconds:.0f} s)")
+    print(f"Run saved to {r.run_dir}")
+    return 0
+
+
+def _report(r) -> None:
+    n = r.config.shots
+    print(
+        f"Digits 0-4, pretraining held-out accuracy: {100 * r.pretrain_accuracy:.2f}%"
+    )
+    print(f"Digits 5-9 from {n} images per class, held-out accuracy:")
+    print(f"  from scratch:                 {100 * r.scratch_accuracy:.2f}%")
+    print(f"  pretrained on 0-4, fine-tuned: {100 * r.transfer_accuracy:.2f}%")
+    print(f"  error ratio (reused / scratch): {r.error_ratio:.2f}x")
