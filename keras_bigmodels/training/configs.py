@@ -560,7 +560,7 @@ class MLPConfig(RunConfig):
 
 @dataclasses.dataclass(kw_only=True)
 class OwnPretrainingConfig(RunConfig):
-    """`keras-bigmodels transfer`: pretrain on digits 0-4, reuse the body for 5-9 (offline).
+    """`keras-bigmodels transfer`: digits 0-4 pretraining reused for 5-9, offline.
 
     Three small networks train one after another with Keras's own `fit`, so
     the distribution, precision, XLA, clipping and resume settings of the
