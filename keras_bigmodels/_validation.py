@@ -130,3 +130,30 @@ def check_encoding(name: str, value):
             f"'gb18030', 'big5' or 'utf-16'. Received: {name}={value!r}"
         ) from None
     return value
+
+
+def conv_feature_size(size: int, n_blocks: int, kernel_size: int, padding: str) -> int:
+    """Side of the feature map after `n_blocks` conv + 2x2 pool blocks (0: none)."""
+    for _ in range(n_blocks):
+        if padding == "valid":
+            size -= kernel_size - 1
+        if size < 2:
+            return 0
+        size //= 2
+    return size
+
+
+def check_cnn_image_size(name: str, image_size, blocks: int = 3) -> None:
+    """Refuse an image size the article's CNN (3x3 'valid' conv + 2x2 pool
+    blocks, `build_cnn`'s default) cannot take."""
+    if image_size is None:
+        return
+    smallest = next(
+        n for n in range(1, 4096) if conv_feature_size(n, blocks, 3, "valid")
+    )
+    if min(image_size) < smallest:
+        raise ValueError(
+            f"`{name}` must be at least {smallest} pixels on each side for "
+            f"the CNN's {blocks} convolution blocks. "
+            f"Received: {name}={image_size}"
+        )

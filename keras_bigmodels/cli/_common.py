@@ -89,6 +89,15 @@ def finite_float(text: str) -> float:
     return value
 
 
+def image_run_problem(args) -> str | None:
+    """Precheck of the commands that open an image classifier's run folder."""
+    from keras_bigmodels._paths import run_folder_problem
+
+    return run_folder_problem(
+        args.run_dir, ("model.keras", "manifest.json", "class_names.json")
+    )
+
+
 def add_unsafe_load_flag(parser) -> None:
     """`--unsafe-load` for commands that open a model file."""
     parser.add_argument(

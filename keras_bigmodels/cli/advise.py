@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import json
-
-from keras_bigmodels.cli._common import parse_image_size
 
 
 def _shape(text: str) -> tuple[int, ...]:
     """'224x224x3' -> (224, 224, 3); '100x8' -> (100, 8); '30' -> (30,)."""
-    if text.count("x") == 1 and len(text.split("x")) == 2:
-        return parse_image_size(text)
     try:
         parts = tuple(int(p) for p in text.lower().split("x"))
     except ValueError:
         parts = ()
     if not parts or min(parts) <= 0:
-        import argparse
-
         raise argparse.ArgumentTypeError(
             f"expected positive integers joined by x, got {text!r}"
         )
@@ -43,24 +38,15 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--compute", choices=COMPUTE, default="cpu")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(run=run, precheck=precheck, needs_tensorflow=False)
-
-
-def precheck(args) -> str | None:
-    # No TensorFlow is needed: answer here and let run() print it.
-    from keras_bigmodels.insight.advisor import recommend_architecture
-
-    try:
-        args.answer = recommend_architecture(
-            args.task, args.samples, args.input_shape, args.compute
-        )
-    except ValueError as e:
-        return str(e)
-    return None
+    p.set_defaults(run=run, needs_tensorflow=False)
 
 
 def run(args) -> int:
-    answer = args.answer
+    from keras_bigmodels.insight.advisor import recommend_architecture
+
+    answer = recommend_architecture(
+        args.task, args.samples, args.input_shape, args.compute
+    )
     print(
         json.dumps(answer.to_dict(), ensure_ascii=False, indent=2)
         if args.json

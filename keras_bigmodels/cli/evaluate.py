@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from keras_bigmodels._paths import run_folder_problem
-from keras_bigmodels.cli._common import add_unsafe_load_flag
+from keras_bigmodels.cli._common import add_unsafe_load_flag, image_run_problem
 
 
 def add_parser(sub) -> None:
@@ -20,13 +19,7 @@ def add_parser(sub) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     add_unsafe_load_flag(p)
-    p.set_defaults(run=run, precheck=precheck)
-
-
-def precheck(args) -> str | None:
-    return run_folder_problem(
-        args.run_dir, ("model.keras", "manifest.json", "class_names.json")
-    )
+    p.set_defaults(run=run, precheck=image_run_problem)
 
 
 def run(args) -> int:

@@ -133,6 +133,13 @@ def _add_field(p, cls, f: dataclasses.Field) -> None:
     p.add_argument(flag_name(f.name), help=help_text, **kwargs)
 
 
+def add_config_flags(p, cls) -> None:
+    """One flag per command-line field of config class `cls`."""
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("cli", True):
+            _add_field(p, cls, f)
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "train",
@@ -153,21 +160,24 @@ def add_parser(sub) -> None:
             help=wf.help,
             description=f"Train {wf.help}.",
         )
-        for f in dataclasses.fields(wf.config):
-            if f.metadata.get("cli", True):
-                _add_field(a, wf.config, f)
+        add_config_flags(a, wf.config)
         a.set_defaults(run=run, precheck=precheck)
+
+
+def config_of(cls, args):
+    """A config of class `cls` from the parsed flags of its fields."""
+    return cls(
+        **{
+            f.name: getattr(args, f.name)
+            for f in dataclasses.fields(cls)
+            if f.metadata.get("cli", True)
+        }
+    )
 
 
 def config_from_args(args):
     """The workflow config the parsed flags describe."""
-    wf = WORKFLOWS[args.architecture]
-    values = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(wf.config)
-        if f.metadata.get("cli", True)
-    }
-    return wf.config(**values)
+    return config_of(WORKFLOWS[args.architecture].config, args)
 
 
 def precheck(args) -> str | None:

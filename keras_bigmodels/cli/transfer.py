@@ -7,9 +7,7 @@ Not a `train` architecture: it trains three networks one after another
 
 from __future__ import annotations
 
-import dataclasses
-
-from keras_bigmodels.cli.train import _add_field
+from keras_bigmodels.cli.train import add_config_flags, config_of
 from keras_bigmodels.training import configs as C
 
 
@@ -22,20 +20,12 @@ def add_parser(sub) -> None:
         "digits 5-9 from --shots labelled images per class, and print its "
         "held-out accuracy beside the same network trained from scratch.",
     )
-    for f in dataclasses.fields(C.OwnPretrainingConfig):
-        if f.metadata.get("cli", True):
-            _add_field(p, C.OwnPretrainingConfig, f)
+    add_config_flags(p, C.OwnPretrainingConfig)
     p.set_defaults(run=run, precheck=precheck)
 
 
 def _config(args):
-    return C.OwnPretrainingConfig(
-        **{
-            f.name: getattr(args, f.name)
-            for f in dataclasses.fields(C.OwnPretrainingConfig)
-            if f.metadata.get("cli", True)
-        }
-    )
+    return config_of(C.OwnPretrainingConfig, args)
 
 
 def precheck(args) -> str | None:

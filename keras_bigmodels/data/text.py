@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bigmodels import _validation as V
+from keras_bigmodels.data.batches import window_count
 
 LEVELS = ("char", "word")
 # Start and end of a target sequence (seq2seq): control characters that do
@@ -84,15 +85,13 @@ class Tokenizer:
         """Token ids (int32) of one string."""
         return self.layer(tf.constant([text])).numpy()[0].astype("int32")
 
-    def encode_batch(self, texts, length: int) -> np.ndarray:
-        """(len(texts), length) ids, right-padded with 0 (or cut)."""
+    def encode_batch(self, texts, length: int, return_lengths: bool = False):
+        """(len(texts), length) ids, right-padded with 0 (or cut); with
+        `return_lengths`, also each text's number of tokens before the cut."""
         ragged = self._ragged(tf.constant(list(texts), tf.string))
         dense = ragged.to_tensor(default_value=0, shape=[len(texts), length])
-        return dense.numpy().astype("int32")
-
-    def lengths(self, texts) -> np.ndarray:
-        """Number of tokens of each text (int64)."""
-        return self._ragged(tf.constant(list(texts), tf.string)).row_lengths().numpy()
+        ids = dense.numpy().astype("int32")
+        return (ids, ragged.row_lengths().numpy()) if return_lengths else ids
 
     def decode(self, ids) -> str:
         """Text of token ids; padding is dropped."""
@@ -184,7 +183,7 @@ def next_token_windows(ids: np.ndarray, sequence_length: int, stride: int):
     """(x, y) int32 arrays of windows: y is x shifted one token to the left."""
     V.check_positive_int("sequence_length", sequence_length)
     V.check_positive_int("stride", stride)
-    starts = np.arange(0, len(ids) - sequence_length - 1 + 1, stride)
+    starts = np.arange(window_count(len(ids), sequence_length, stride)) * stride
     if len(starts) == 0:
         raise ValueError(
             f"The text has {len(ids)} tokens, too few for windows of "

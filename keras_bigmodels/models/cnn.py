@@ -13,16 +13,6 @@ from keras_bigmodels.models.blocks import (
 )
 
 
-def _feature_size(size: int, n_blocks: int, kernel_size: int, padding: str) -> int:
-    for _ in range(n_blocks):
-        if padding == "valid":
-            size -= kernel_size - 1
-        if size < 2:
-            return 0
-        size //= 2
-    return size
-
-
 def build_cnn(
     input_shape=(224, 224, 3),
     num_classes: int = 10,
@@ -109,8 +99,8 @@ def build_cnn(
     h, w = input_shape[:2]
     if (
         min(
-            _feature_size(h, len(filters), kernel_size, padding),
-            _feature_size(w, len(filters), kernel_size, padding),
+            V.conv_feature_size(h, len(filters), kernel_size, padding),
+            V.conv_feature_size(w, len(filters), kernel_size, padding),
         )
         < 1
     ):

@@ -364,6 +364,7 @@ def unfreeze(
     *,
     learning_rate: float = 1e-5,
     optimizer=None,
+    **compile_kwargs,
 ) -> keras.Model:
     """Make the backbone trainable for fine-tuning, BatchNorm kept frozen; recompile.
 
@@ -382,6 +383,8 @@ def unfreeze(
             unfreeze.
         learning_rate: float. The Adam learning rate for fine-tuning.
         optimizer: a Keras optimizer to use instead of Adam(learning_rate).
+        **compile_kwargs: further arguments of `model.compile` (for
+            example `jit_compile`).
 
     Returns:
         The same model, recompiled.
@@ -420,5 +423,6 @@ def unfreeze(
         optimizer=optimizer or keras.optimizers.Adam(learning_rate),
         loss=loss,
         metrics=metrics,
+        **compile_kwargs,
     )
     return model

@@ -184,6 +184,7 @@ class ImageClassifierConfig(ImageDataConfig):
     def check(self) -> ImageClassifierConfig:
         super().check()
         V.check_non_negative("l2", self.l2)
+        V.check_cnn_image_size("image_size", self.image_size)
         return self
 
 
@@ -586,10 +587,6 @@ class OwnPretrainingConfig(RunConfig):
         super().check()
         for name in ("shots", "pretrain_epochs", "fine_tune_epochs", "image_size"):
             V.check_positive_int(name, getattr(self, name))
-        if self.image_size < 22:
-            raise ValueError(
-                "`image_size` must be at least 22 for the article's CNN. "
-                f"Received: image_size={self.image_size}"
-            )
+        V.check_cnn_image_size("image_size", (self.image_size, self.image_size))
         V.check_positive("fine_tune_learning_rate", self.fine_tune_learning_rate)
         return self

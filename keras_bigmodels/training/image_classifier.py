@@ -32,7 +32,7 @@ from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES
 from keras_bigmodels.datasets.digits import load_digits
 from keras_bigmodels.insight import plots
 from keras_bigmodels.insight.report import per_class_report
-from keras_bigmodels.models.cnn import _feature_size, build_cnn
+from keras_bigmodels.models.cnn import build_cnn
 from keras_bigmodels.models.transfer import build_image_classifier, unfreeze
 from keras_bigmodels.training import loop, resume, runs
 from keras_bigmodels.training.configs import (
@@ -213,20 +213,6 @@ def _predict_labels(model, ds, worst=None) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(y_true), np.concatenate(y_pred)
 
 
-def _check_image_size(image_size) -> None:
-    """Refuse, before any data is read, a size the article's CNN cannot take."""
-    if image_size is None:
-        return
-    blocks = 3  # build_cnn's default: three 3x3 'valid' conv + 2x2 pool blocks
-    smallest = next(n for n in range(1, 4096) if _feature_size(n, blocks, 3, "valid"))
-    if min(image_size) < smallest:
-        raise ValueError(
-            f"`image_size` must be at least {smallest} pixels on each side for "
-            f"the CNN's {blocks} convolution blocks. "
-            f"Received: image_size={image_size}"
-        )
-
-
 def train_image_classifier(
     cfg: ImageClassifierConfig | None = None, **overrides
 ) -> ImageClassifierResult:
@@ -249,7 +235,6 @@ def train_image_classifier(
     >>> result.accuracy  # doctest: +SKIP
     """
     cfg = make_config(ImageClassifierConfig, cfg, **overrides)
-    _check_image_size(cfg.image_size)
 
     def build(cfg, input_shape, num_classes):
         return build_cnn(
@@ -304,15 +289,6 @@ def train_backbone_classifier(
     return _train_classifier(cfg, "classifier", build)
 
 
-def _compile(model, learning_rate, cfg, jit):
-    model.compile(
-        optimizer=optimizer("Adam", learning_rate, cfg.clip_norm),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        jit_compile=jit,
-    )
-
-
 def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
     """The image-classifier run: data, model, one or two phases, evaluation."""
     with session(cfg, workflow) as (run, strategy):
@@ -327,7 +303,12 @@ def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
         fine_tune = getattr(cfg, "fine_tune_epochs", 0)
         with strategy.scope():
             model = build(cfg, input_shape, len(class_names))
-            _compile(model, cfg.learning_rate, cfg, jit)
+            model.compile(
+                optimizer=optimizer("Adam", cfg.learning_rate, cfg.clip_norm),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+                jit_compile=jit,
+            )
         run.start(
             task="image_classification",
             architecture=workflow,
@@ -357,8 +338,13 @@ def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
             fit(epochs=cfg.epochs, phase="head")
         if fine_tune:
             with strategy.scope():
-                unfreeze(model, learning_rate=cfg.fine_tune_learning_rate)
-                _compile(model, cfg.fine_tune_learning_rate, cfg, jit)
+                unfreeze(
+                    model,
+                    optimizer=optimizer(
+                        "Adam", cfg.fine_tune_learning_rate, cfg.clip_norm
+                    ),
+                    jit_compile=jit,
+                )
             fit(epochs=fine_tune, phase="fine_tune")
         evaluated = {
             name: loop.evaluate(
@@ -496,17 +482,12 @@ def predict_images(
     k = min(top_k, len(class_names))
     out = []
     for first in range(0, len(files), batch_size):
-        images, good = [], []
-        for path in files[first : first + batch_size]:
-            try:
-                images.append(load_image(path, size, color_mode))
-                good.append(path)
-            except (BadImageError, FileNotFoundError) as e:
-                bad.append(
-                    BadFile(path, str(e).removeprefix(f"Bad image file {path}: "))
-                )
-        if not images:
+        loaded = list(
+            _load_images(files[first : first + batch_size], size, color_mode, bad)
+        )
+        if not loaded:
             continue
+        _, good, images = zip(*loaded, strict=True)
         probs = model.predict_on_batch(np.stack(images))
         for path, p in zip(good, np.asarray(probs), strict=True):
             order = np.argsort(-p)[:k]
@@ -550,12 +531,7 @@ def explain_images(
     color_mode = manifest["data"]["color_mode"]
     os.makedirs(out_dir, exist_ok=True)
     written = []
-    for i, path in enumerate(files):
-        try:
-            image = load_image(path, size, color_mode)
-        except (BadImageError, FileNotFoundError) as e:
-            bad.append(BadFile(path, str(e).removeprefix(f"Bad image file {path}: ")))
-            continue
+    for i, path, image in _load_images(files, size, color_mode, bad):
         probs = np.asarray(model.predict_on_batch(image[None]))[0]
         index = (
             int(np.argmax(probs))
@@ -576,6 +552,15 @@ def explain_images(
             }
         )
     return written, bad
+
+
+def _load_images(files, size, color_mode, bad: list):
+    """`(index, path, image)` of each file that loads; the others go to `bad`."""
+    for i, path in enumerate(files):
+        try:
+            yield i, path, load_image(path, size, color_mode)
+        except (BadImageError, FileNotFoundError) as e:
+            bad.append(BadFile(path, str(e).removeprefix(f"Bad image file {path}: ")))
 
 
 def _image_files(paths) -> tuple[list[str], list[BadFile]]:

@@ -156,11 +156,10 @@ def _text_folder(
         labels, len(labels), (1 - test_fraction, test_fraction), seed
     )
     tok = Tokenizer.adapt([texts[i] for i in train_idx], level=level)
-    lengths = tok.lengths(texts)
+    x, lengths = tok.encode_batch(texts, max_length, return_lengths=True)
     long = [(paths[i], int(n)) for i, n in enumerate(lengths) if n > max_length]
     done = "Skipped" if too_long == "skip" else f"Kept the first {max_length} tokens of"
     _over_the_cap(long, max_length, too_long, "tokens", done)
-    x = tok.encode_batch(texts, max_length)
     if too_long == "skip":
         keep = lengths <= max_length
         train_idx, test_idx = train_idx[keep[train_idx]], test_idx[keep[test_idx]]
