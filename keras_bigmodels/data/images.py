@@ -95,7 +95,18 @@ def _filename_label(path: str) -> str:
 
 def _label_function(labels, directory: str) -> Callable[[str], str | None]:
     if labels == "inferred":
-        return lambda p: os.path.relpath(p, directory).split(os.sep)[0]
+        prefix = os.path.join(directory, "")
+
+        def first_folder(p):
+            # Listed paths start with `directory`; relpath is 20x slower.
+            rel = (
+                p[len(prefix) :]
+                if p.startswith(prefix)
+                else os.path.relpath(p, directory)
+            )
+            return rel.split(os.sep)[0]
+
+        return first_folder
     if labels == "filename":
         return _filename_label
     if isinstance(labels, re.Pattern):
@@ -325,9 +336,19 @@ def _branch_for(info: screening.ImageInfo, image_size, color_mode: str) -> int:
     return _BRANCH_PIL
 
 
-def _make_decoder(image_size, color_mode: str, interpolation: str):
-    """A graph function: (path, branch) -> uint8 image (H, W, C)."""
+def _make_decoder(image_size, color_mode: str, interpolation: str, branches=None):
+    """A graph function: (path, branch) -> uint8 image (H, W, C).
+
+    `branches` lists the decoder branches the folder needs (`_branch_for`
+    values); only those are built, so a folder of JPEG files of one size class
+    gets a single straight decode and no `switch_case`. The `branch` argument
+    is then ignored, or indexes `branches` through its position: callers pass
+    `_compact_branches(...)` ids.
+    """
     channels = CHANNELS[color_mode]
+    if branches is None:
+        branches = list(range(_BRANCH_PIL + 1))
+    branches = sorted(set(branches))
 
     def pil_decode(path):
         # bytes inside tf.data; a 0-d array when called eagerly.
@@ -340,31 +361,38 @@ def _make_decoder(image_size, color_mode: str, interpolation: str):
     # they all decode to RGB (RGBA for "rgba") and grayscale is derived here.
     decoded_channels = 4 if channels == 4 else 3
 
-    def jpeg(data, ratio):
+    def jpeg(path, data, ratio):
         img = tf.io.decode_jpeg(data, channels=3, ratio=ratio)
         if channels == 4:  # JPEG has no alpha: fully opaque
             alpha = tf.fill(tf.concat([tf.shape(img)[:2], [1]], 0), np.uint8(255))
             img = tf.concat([img, alpha], axis=-1)
         return img
 
-    def tf_decode(data):
-        img = tf.io.decode_image(
+    def tf_decode(path, data):
+        return tf.io.decode_image(
             data, channels=decoded_channels, expand_animations=False
         )
-        img.set_shape([None, None, decoded_channels])
-        return img
 
-    def pil(path):
-        img = tf.numpy_function(pil_decode, [path], tf.uint8, stateful=False)
-        img.set_shape([None, None, decoded_channels])
-        return img
+    def pil(path, data):
+        return tf.numpy_function(pil_decode, [path], tf.uint8, stateful=False)
 
+    def decoder_of(b):
+        if b < _BRANCH_TF:
+            return lambda path, data: jpeg(path, data, _JPEG_RATIOS[b])
+        return tf_decode if b == _BRANCH_TF else pil
+
+    decoders = [decoder_of(b) for b in branches]
+
+    # Plain TensorFlow ops only: autograph would spend most of the start-up
+    # (about 0.8 s of a 0.9 s build) rewriting these functions for nothing.
+    @tf.autograph.experimental.do_not_convert
     def decode(path, branch):
-        data = tf.io.read_file(path)
-        branches = [lambda r=r: jpeg(data, r) for r in _JPEG_RATIOS]
-        branches.append(lambda: tf_decode(data))
-        branches.append(lambda: pil(path))
-        img = tf.switch_case(branch, branches)
+        # PIL reads the file itself; only the TensorFlow decoders need bytes.
+        data = None if branches == [_BRANCH_PIL] else tf.io.read_file(path)
+        if len(decoders) == 1:
+            img = decoders[0](path, data)
+        else:
+            img = tf.switch_case(branch, [lambda d=d: d(path, data) for d in decoders])
         img.set_shape([None, None, decoded_channels])
         if channels == 1:
             img = tf.image.rgb_to_grayscale(img)
@@ -378,6 +406,15 @@ def _make_decoder(image_size, color_mode: str, interpolation: str):
     return decode
 
 
+def _compact_branches(index: ImageIndex, image_size, color_mode: str):
+    """(branches present, int32 id per file into them) for `_make_decoder`."""
+    full = np.array(
+        [_branch_for(i, image_size, color_mode) for i in index.infos], np.int32
+    )
+    present = np.unique(full)
+    return [int(b) for b in present], np.searchsorted(present, full).astype(np.int32)
+
+
 def example_loader(
     index: ImageIndex,
     image_size,
@@ -389,16 +426,16 @@ def example_loader(
     For pipelines that choose their own order (`data.batches.EpochBatches`):
     only the examples asked for are read and decoded.
     """
-    branches = tf.constant(
-        [_branch_for(i, image_size, color_mode) for i in index.infos], tf.int32
-    )
+    present, ids = _compact_branches(index, image_size, color_mode)
+    branches = tf.constant(ids, tf.int32)
     paths = tf.constant(index.paths)
     labels = tf.constant(
         index.labels if index.labels is not None else np.zeros(len(index.paths)),
         tf.int64,
     )
-    decode = _make_decoder(image_size, color_mode, interpolation)
+    decode = _make_decoder(image_size, color_mode, interpolation, present)
 
+    @tf.autograph.experimental.do_not_convert
     def load(i):
         return decode(paths[i], branches[i]), labels[i]
 
@@ -419,10 +456,8 @@ def _dataset_from_index(
     device_prefetch,
 ) -> tf.data.Dataset:
     n = len(index.paths)
-    branches = np.array(
-        [_branch_for(i, image_size, color_mode) for i in index.infos], np.int32
-    )
-    decode = _make_decoder(image_size, color_mode, interpolation)
+    present, branches = _compact_branches(index, image_size, color_mode)
+    decode = _make_decoder(image_size, color_mode, interpolation, present)
     with_labels = index.labels is not None and label_mode is not None
     if with_labels:
         ds = tf.data.Dataset.from_tensor_slices((index.paths, branches, index.labels))
@@ -432,9 +467,12 @@ def _dataset_from_index(
         # Shuffling paths (bytes each) keeps memory flat however big the folder.
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
     if with_labels:
-        ds = ds.map(
-            lambda p, b, y: (decode(p, b), y), num_parallel_calls=tf.data.AUTOTUNE
-        )
+
+        @tf.autograph.experimental.do_not_convert
+        def decode_with_label(path, branch, label):
+            return decode(path, branch), label
+
+        ds = ds.map(decode_with_label, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
     # Screening catches every bad file we know of; this is the last guard so a
@@ -454,6 +492,7 @@ def _dataset_from_index(
         ds = ds.batch(batch_size)
     num_classes = len(index.class_names)
 
+    @tf.autograph.experimental.do_not_convert
     def finish(img, *label):
         img = tf.cast(img, dtype)
         if not label:
@@ -465,7 +504,9 @@ def _dataset_from_index(
             y = tf.expand_dims(tf.cast(y, "float32"), -1)
         return img, y
 
-    ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
+    if tf.as_dtype(dtype) != tf.uint8 or label_mode in ("categorical", "binary"):
+        # Once per batch; with uint8 images and int labels there is nothing to do.
+        ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
     ds = prefetch_to_accelerator(ds, device_prefetch)
     ds.class_names = index.class_names
     ds.index = index
@@ -722,11 +763,9 @@ def load_image(path, image_size=(224, 224), color_mode: str = "rgb") -> np.ndarr
         info = screening.screen_file(path, verify="full")
     except screening.BadImageError as e:
         raise screening.BadImageError(f"Bad image file {path}: {e}") from None
-    decode = _make_decoder(image_size, color_mode, "bilinear")
-    return decode(
-        tf.constant(path),
-        tf.constant(_branch_for(info, image_size, color_mode), tf.int32),
-    ).numpy()
+    branch = _branch_for(info, image_size, color_mode)
+    decode = _make_decoder(image_size, color_mode, "bilinear", [branch])
+    return decode(tf.constant(path), tf.constant(0, tf.int32)).numpy()
 
 
 def load_data(

@@ -260,3 +260,44 @@ def test_large_jpeg_decoded_at_reduced_scale_matches_full_decode(tmp_path):
         tf.io.decode_jpeg(open(path, "rb").read()), (32, 32), antialias=True
     ).numpy()
     assert np.abs(fast - full).mean() < 3.0
+
+
+@pytest.mark.parametrize("color_mode", ["rgb", "grayscale", "rgba"])
+def test_decoder_built_for_one_branch_gives_the_pixels_of_the_full_switch(
+    tmp_path, color_mode
+):
+    # A folder of one kind of file gets a straight decode with no switch_case;
+    # it must give exactly the pixels every other folder gets.
+    from keras_bigmodels.data import images as I  # noqa: N812
+
+    big = np.tile(pattern_image(3, (64, 80)), (4, 4, 1))  # 256x320: DCT ratio 4
+    files = {
+        "small.jpg": ("JPEG", "RGB", pattern_image(1, (20, 24))),
+        "big.jpg": ("JPEG", "RGB", big),
+        "rgba.png": ("PNG", "RGBA", pattern_image(2, (20, 24))),
+        "palette.bmp": ("BMP", "P", pattern_image(4, (20, 24))),
+    }
+    index = I.ImageIndex(
+        [
+            write_image(str(tmp_path / n), a, fmt=f, mode=m)
+            for n, (f, m, a) in files.items()
+        ],
+        None,
+        [],
+        [],
+        [],
+    )
+    index.infos = [I.screening.screen_file(p) for p in index.paths]
+    size = (32, 40)
+    present, ids = I._compact_branches(index, size, color_mode)
+    assert len(present) == 4  # JPEG at two scales, TensorFlow's decoder, Pillow
+    everything = I._make_decoder(size, color_mode, "bilinear")
+    for path, info, branch in zip(index.paths, index.infos, ids, strict=True):
+        full = I._branch_for(info, size, color_mode)
+        expected = everything(tf.constant(path), tf.constant(full)).numpy()
+        alone = I._make_decoder(size, color_mode, "bilinear", [full])
+        got = alone(tf.constant(path), tf.constant(0)).numpy()
+        np.testing.assert_array_equal(got, expected, err_msg=path)
+        compact = I._make_decoder(size, color_mode, "bilinear", present)
+        got = compact(tf.constant(path), tf.constant(branch)).numpy()
+        np.testing.assert_array_equal(got, expected, err_msg=path)

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from keras_bigmodels.data import BadImageError, image_folder, load_image
+from keras_bigmodels.data.screening import screen_file
 from tests.conftest import make_class_folder, pattern_image, write_image
 
 EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n%%EOF\n"
@@ -163,3 +164,65 @@ def test_16_bit_tiff_goes_through_pillow_and_is_scaled(tmp_path):
     Image.fromarray(ramp).save(path)
     img = load_image(path, image_size=None, color_mode="grayscale")[..., 0]
     np.testing.assert_allclose(img, ramp / 257.0, atol=1.0)
+
+
+PNG_MODES = ("1", "L", "I;16", "LA", "P", "RGB", "RGBA")
+
+
+@pytest.mark.parametrize("mode", PNG_MODES)
+def test_png_probe_reads_the_header_pillow_reads(tmp_path, mode):
+    src = Image.fromarray(pattern_image(2, (13, 21))).convert("RGB")
+    img = src.convert("I").point(lambda v: v * 200) if mode == "I;16" else src
+    path = str(tmp_path / f"{mode.replace(';', '')}.png")
+    img.convert(mode).save(path)
+    info = screen_file(path, verify="fast")
+    with Image.open(path) as im:
+        assert (info.format, info.mode, info.width, info.height) == (
+            im.format,
+            im.mode,
+            *im.size,
+        )
+
+
+def _png_chunks(data):
+    """(offset, length, type) of each chunk of a PNG byte string."""
+    out, i = [], 8
+    while i < len(data):
+        length = int.from_bytes(data[i : i + 4], "big")
+        out.append((i, length, data[i + 4 : i + 8]))
+        i += 12 + length
+    return out
+
+
+def _damaged_pngs():
+    data = _png_bytes()
+    chunks = _png_chunks(data)
+    (ihdr, _, _), idat, (iend, _, _) = chunks[0], chunks[1], chunks[-1]
+    flip = bytearray(data)
+    flip[idat[0] + 8 + idat[1] // 2] ^= 0x10  # one bit in the compressed pixels
+    header = bytearray(data)
+    header[ihdr + 9] ^= 0x01  # the width's lowest byte
+    crc = bytearray(data)
+    crc[iend - 1] ^= 0xFF  # the last IDAT checksum
+    no_data = data[: idat[0]] + data[idat[0] + 12 + idat[1] :]
+    return {
+        "pixel bit": bytes(flip),
+        "header byte": bytes(header),
+        "checksum": bytes(crc),
+        "no IEND": data[:iend],
+        "cut in IDAT": data[: idat[0] + 20],
+        "no IDAT": no_data,
+    }
+
+
+@pytest.mark.parametrize("damage", sorted(_damaged_pngs()))
+def test_png_probe_finds_the_damage_pillow_finds(tmp_path, damage):
+    path = tmp_path / "x.png"
+    path.write_bytes(_damaged_pngs()[damage])
+    with pytest.raises(BadImageError, match="cannot decode this PNG"):
+        screen_file(str(path), verify="fast")
+    with pytest.raises(Exception):  # noqa: B017 - Pillow raises several types
+        with Image.open(path) as im:
+            im.verify()
+            im = Image.open(path)
+            im.load()
