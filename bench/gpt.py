@@ -3,7 +3,8 @@
 Trains the same model (same seed, same batches of the bundled corpus) with
 `model.compile(jit_compile=False)` and `jit_compile=True`, and prints training
 tokens per second for each (first epoch excluded: it includes tracing and
-compilation) and the ratio.
+compilation) and the ratio; the setting `train gpt` resolves to on this
+machine is marked (XLA only where a GPU is used).
 
 Usage: python bench/gpt.py [--steps 60] [--batch 32] [--seq 128]
 """
@@ -84,11 +85,17 @@ def main():
         f"batch {args.batch}, vocab {args.vocab}; {args.steps} steps per timed "
         f"epoch, best of 2 after a warm-up epoch; {os.cpu_count()} CPU cores"
     )
-    plain = tokens_per_second(False, x, y, args)
-    xla = tokens_per_second(True, x, y, args)
-    print(f"jit_compile=False: {plain:10.0f} training tokens/s")
-    print(f"jit_compile=True:  {xla:10.0f} training tokens/s")
-    print(f"ratio XLA / plain: {xla / plain:.2f}x")
+    from keras_bigmodels.training.precision import xla_setting
+
+    here, why = xla_setting(None)
+    print(f"train gpt runs with jit_compile={here} on this machine ({why})")
+    rates = {jit: tokens_per_second(jit, x, y, args) for jit in (False, True)}
+    for jit, rate in rates.items():
+        mark = "   <- what train gpt runs here" if jit == here else ""
+        print(f"jit_compile={str(jit):<6}{rate:10.0f} training tokens/s{mark}")
+    print(f"ratio XLA / plain: {rates[True] / rates[False]:.2f}x")
+    ratio = rates[here] / rates[not here]
+    print(f"ratio train gpt's setting / the other: {ratio:.2f}x")
 
 
 if __name__ == "__main__":

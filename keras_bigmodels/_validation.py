@@ -14,6 +14,15 @@ def check_positive_int(name: str, value, allow_none: bool = False):
     return value
 
 
+def check_non_negative_int(name: str, value):
+    """Return `value` if it is an int >= 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(
+            f"`{name}` must be a non-negative integer. Received: {name}={value!r}"
+        )
+    return value
+
+
 def check_fraction(name: str, value, allow_none: bool = True, closed: bool = False):
     """Return `value` if 0 <= value < 1 (or None when allowed), else raise."""
     if value is None and allow_none:

@@ -1,8 +1,11 @@
 """Shared fixtures: tiny generated image folders, quiet TensorFlow."""
 
 import os
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Screening verdicts are remembered per folder; keep the tests' own out of ~/.cache.
+os.environ.setdefault("KERAS_BIGMODELS_CACHE", tempfile.mkdtemp(prefix="kbm-cache-"))
 
 import numpy as np
 import pytest

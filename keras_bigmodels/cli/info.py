@@ -8,10 +8,10 @@ import json
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "info",
-        help="versions, devices, GPU status",
+        help="versions, devices, GPU status, XLA setting",
         description="Print library versions, the devices TensorFlow "
-        "sees, and whether a GPU will be used (and if "
-        "not, why).",
+        "sees, whether a GPU will be used (and if not, why) "
+        "and whether `train` XLA-compiles its step here.",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=run)
@@ -29,4 +29,5 @@ def run(args) -> int:
     print(f"{'devices':>16}: {', '.join(report['devices'])}")
     gpu = report["gpu"]
     print(f"{'GPU':>16}: {'yes' if gpu['will_use'] else 'no'} ({gpu['reason']})")
+    print(f"{'XLA in train':>16}: {report['xla']['reason']}")
     return 0

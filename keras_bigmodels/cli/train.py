@@ -131,6 +131,14 @@ def _add_field(p, cls, f: dataclasses.Field) -> None:
     if f.default is not None and base is not bool:
         help_text += f" (default: {f.default})"
     p.add_argument(flag_name(f.name), help=help_text, **kwargs)
+    if meta.get("negative"):
+        p.add_argument(
+            flag_name(meta["negative"]),
+            dest=f.name,
+            action="store_const",
+            const=False,
+            help=f"the same as --no-{f.name.replace('_', '-')}",
+        )
 
 
 def add_config_flags(p, cls) -> None:
@@ -260,7 +268,15 @@ def _report_sequence_classifier(r) -> None:
 def _report_seq2seq(r) -> None:
     for ex in r.examples:
         print(f"  {ex['source']} -> {ex['prediction']} (target {ex['target']})")
-    print(f"Held-out test exact match: {100 * r.exact_match:.2f}%")
+    if r.exact_match_uniform is None:
+        print(f"Held-out test exact match: {100 * r.exact_match:.2f}%")
+        return
+    print(
+        f"Held-out test exact match: {100 * r.exact_match:.2f}% on the bundled "
+        f"split (operand lengths drawn first), "
+        f"{100 * r.exact_match_uniform:.2f}% on {r.uniform_test_size} pairs drawn "
+        "uniformly (mostly full length, with carries)"
+    )
 
 
 def _report_gpt(r) -> None:

@@ -11,6 +11,15 @@ from keras_bigmodels.data.images import (
 )
 from keras_bigmodels.data.placement import prefetch_to_accelerator
 from keras_bigmodels.data.screening import BadFile, BadImageError
+from keras_bigmodels.data.tabular import (
+    Table,
+    column_statistics,
+    drop_missing_rows,
+    impute,
+    load_csv,
+    mask_missing_steps,
+    remove_at_random,
+)
 from keras_bigmodels.data.text import Tokenizer, next_token_dataset, read_text_file
 
 __all__ = [
@@ -24,7 +33,14 @@ __all__ = [
     "prefetch_to_accelerator",
     "scan_image_folder",
     "stratified_split",
+    "Table",
     "Tokenizer",
+    "column_statistics",
+    "drop_missing_rows",
+    "impute",
+    "load_csv",
+    "mask_missing_steps",
+    "remove_at_random",
     "next_token_dataset",
     "read_text_file",
 ]

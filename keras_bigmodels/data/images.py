@@ -20,6 +20,7 @@ from PIL import Image
 from keras_bigmodels import _validation as V
 from keras_bigmodels.data import screening
 from keras_bigmodels.data.placement import prefetch_to_accelerator
+from keras_bigmodels.data.screening_cache import screen_remembered
 
 IMAGE_EXTENSIONS = (
     ".jpg",
@@ -215,7 +216,7 @@ def scan_image_folder(
     paths = [paths[i] for i in keep]
     names = [names[i] for i in keep]
 
-    infos, bad_images = screening.screen_files(paths, verify)
+    infos, bad_images = screen_remembered(paths, verify, directory)
     bad.extend(bad_images)
     good = [i for i, info in enumerate(infos) if info is not None]
     screening.report_bad_files(bad, on_bad_file)

@@ -21,11 +21,15 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 RESUME_LATEST = "latest"
 
 
-def option(default: Any, help: str, *, choices=None, cli: bool = True, flag=None):
-    """A config field with its command-line help (and choices)."""
+def option(default: Any, help: str, *, choices=None, cli: bool = True, negative=None):
+    """A config field with its command-line help (and choices).
+
+    `negative`: for a bool field, the name of a second flag that sets it False
+    (`--unconditional` beside `--no-conditional`).
+    """
     return dataclasses.field(
         default=default,
-        metadata={"help": help, "choices": choices, "cli": cli, "flag": flag},
+        metadata={"help": help, "choices": choices, "cli": cli, "negative": negative},
     )
 
 
@@ -71,7 +75,6 @@ class RunConfig:
         None,
         "continue RUN, or with no RUN the latest unfinished run of this "
         "architecture under --out (a new run if there is none)",
-        flag="resume",
     )
     verbose: int | str = option("auto", "Keras progress output", cli=False)
 
@@ -330,7 +333,18 @@ class Seq2SeqConfig(RunConfig):
     encoding: str | None = _encoding_option()
     digits: int = option(3, "bundled addition: digits per operand")
     num_train: int = option(50000, "bundled addition: training pairs")
-    num_test: int = option(2000, "bundled addition: test pairs")
+    num_test: int = option(
+        2000, "bundled addition: test pairs (each operand's digit count drawn first)"
+    )
+    uniform_fraction: float = option(
+        0.5,
+        "bundled addition: share of training pairs whose operands are drawn "
+        "uniformly (mostly full length, with carries); the rest draw each "
+        "operand's digit count first",
+    )
+    num_uniform_test: int = option(
+        2000, "bundled addition: pairs of a second test set drawn uniformly (0: none)"
+    )
     epochs: int = option(30, "most training epochs")
     batch_size: int = option(128, "global batch size (split across replicas)")
     learning_rate: float | None = option(
@@ -359,6 +373,8 @@ class Seq2SeqConfig(RunConfig):
             V.check_positive_int(name, getattr(self, name))
         _check_text_options(self, TOO_LONG_PAIRS)
         V.check_fraction("dropout", self.dropout, allow_none=False)
+        V.check_fraction("uniform_fraction", self.uniform_fraction, False, closed=True)
+        V.check_non_negative_int("num_uniform_test", self.num_uniform_test)
         _check_patience(self)
         if self.learning_rate is None:
             self.learning_rate = 5e-4 if self.kind == "transformer" else 1e-3
@@ -432,7 +448,12 @@ class GANConfig(GenerativeImagesConfig):
     """`train gan`: a DCGAN (article §2.5, §3.3), judged by a classifier."""
 
     latent_dim: int = option(64, "size of the latent vector z")
-    conditional: bool = option(False, "condition both networks on the class label")
+    conditional: bool | None = option(
+        None,
+        "condition both networks on the class label (default: yes when the data "
+        "has two or more classes; --unconditional trains the article's plain GAN)",
+        negative="unconditional",
+    )
     epochs: int = option(200, "training epochs")
     batch_size: int = option(64, "global batch size (split across replicas)")
     learning_rate: float = option(2e-4, "Adam learning rate of both networks")

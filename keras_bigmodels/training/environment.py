@@ -8,6 +8,7 @@ import shutil
 
 import tensorflow as tf
 
+from keras_bigmodels.training.precision import xla_setting
 from keras_bigmodels.training.runs import library_versions
 
 
@@ -47,4 +48,6 @@ def environment_report() -> dict:
         ],
         "built_with_cuda": tf.test.is_built_with_cuda(),
         "gpu": {"will_use": will_use, "reason": reason},
+        # What every `train` workflow's default --jit resolves to here.
+        "xla": dict(zip(("jit_compile", "reason"), xla_setting(None), strict=True)),
     }

@@ -24,12 +24,28 @@ def dtype_policy(name: str):
         keras.config.set_dtype_policy(previous)
 
 
+def xla_setting(jit: bool | None = None) -> tuple[bool, str]:
+    """`(jit_compile, why)`: the XLA setting a workflow runs with here.
+
+    `None` (every workflow's default) means XLA where it pays: on a GPU. On a
+    machine whose only devices are CPUs it is off: `bench/gpt.py` and
+    `bench/gan.py` measure XLA slower there (Keras's own `jit_compile="auto"`
+    resolves to False on CPU-only machines too).
+    """
+    if jit is not None:
+        return bool(jit), f"{'on' if jit else 'off'}: asked for (--jit/--no-jit)"
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        return True, f"on: the default where a GPU is used ({len(gpus)} visible)"
+    return False, (
+        "off: the default on a machine without a GPU, where XLA is measured "
+        "slower (--jit forces it on)"
+    )
+
+
 def resolve_jit(jit: bool | None) -> bool:
-    """`None` means XLA where it pays: on a GPU (on CPU bench/gpt.py measures
-    it slower). Keras's own `"auto"` gives False on CPU-only machines too."""
-    if jit is None:
-        return bool(tf.config.list_logical_devices("GPU"))
-    return bool(jit)
+    """The `jit_compile` a workflow passes to `compile`; see `xla_setting`."""
+    return xla_setting(jit)[0]
 
 
 def optimizer(name: str, learning_rate, clip_norm: float | None = None, **kwargs):

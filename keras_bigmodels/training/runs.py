@@ -281,6 +281,11 @@ class Run:
         """Write the manifest (status `running`) with the config, versions and
         `fields` (task, data, devices, ...)."""
         fields = {k: v for k, v in fields.items() if v is not None}
+        if "jit_compile" in fields:
+            from keras_bigmodels.training.precision import xla_setting
+
+            # The setting in words: asked for, or the default and why.
+            fields["xla"] = xla_setting(getattr(self.config, "jit", None))[1]
         if self.resumed:
             self.manifest.update(fields)
             self.manifest.setdefault("resumed", []).append(_now())

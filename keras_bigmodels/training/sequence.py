@@ -357,9 +357,13 @@ def exact_match(model, tok, sources, targets, src_len, tgt_len):
 
 @dataclasses.dataclass
 class Seq2SeqResult(runs.TrainResult):
-    """`train_seq2seq`'s result: held-out exact match and a few examples."""
+    """`train_seq2seq`'s result: held-out exact match and a few examples; on
+    the bundled addition also the exact match on uniformly drawn pairs."""
 
     exact_match: float = float("nan")
+    # Bundled addition: the second test set, operands drawn uniformly.
+    exact_match_uniform: float | None = None
+    uniform_test_size: int = 0
     examples: list = dataclasses.field(default_factory=list)
 
 
@@ -378,10 +382,18 @@ def train_seq2seq(cfg: Seq2SeqConfig | None = None, **overrides) -> Seq2SeqResul
     cfg = make_config(Seq2SeqConfig, cfg, **overrides)
     with session(cfg, "seq2seq", f"seq2seq-{cfg.kind}") as (run, strategy):
         cfg = run.config
+        uniform_src, uniform_tgt = [], []
         if cfg.data is None:
-            (src, tgt), (test_src, test_tgt) = load_addition(
-                cfg.digits, cfg.num_train, cfg.num_test, cfg.seed
+            (src, tgt), (test_src, test_tgt), *uniform = load_addition(
+                cfg.digits,
+                cfg.num_train,
+                cfg.num_test,
+                cfg.seed,
+                uniform_fraction=cfg.uniform_fraction,
+                num_uniform_test=cfg.num_uniform_test,
             )
+            if uniform:
+                uniform_src, uniform_tgt = uniform[0]
             tok, source = addition_tokenizer(), f"{cfg.digits}-digit addition (bundled)"
         else:
             sources, targets = _pairs_file(
@@ -395,8 +407,8 @@ def train_seq2seq(cfg: Seq2SeqConfig | None = None, **overrides) -> Seq2SeqResul
             test_tgt = [targets[i] for i in idx_test]
             tok = Tokenizer.adapt(src + tgt + [START + END], level="char")
             source = os.path.abspath(cfg.data)
-        src_len = max(map(len, src + test_src))
-        tgt_len = max(map(len, tgt + test_tgt)) + 1  # + the end token
+        src_len = max(map(len, src + test_src + uniform_src))
+        tgt_len = max(map(len, tgt + test_tgt + uniform_tgt)) + 1  # + the end token
         x = tok.encode_batch(src, src_len)
         full = tok.encode_batch([START + t + END for t in tgt], tgt_len + 1)
         dec_in, dec_out = full[:, :-1], full[:, 1:]
@@ -453,11 +465,20 @@ def train_seq2seq(cfg: Seq2SeqConfig | None = None, **overrides) -> Seq2SeqResul
             {"source": s, "target": t, "prediction": p}
             for s, t, p in zip(test_src[:5], test_tgt[:5], preds[:5], strict=True)
         ]
+        test = {"exact_match": em}
+        em_uniform = None
+        if uniform_src:
+            em_uniform, _ = exact_match(
+                model, tok, uniform_src, uniform_tgt, src_len, tgt_len
+            )
+            test.update(exact_match_uniform=em_uniform, uniform_pairs=len(uniform_src))
         return run.finish(
             model,
-            {"test": {"exact_match": em}, "examples": examples},
+            {"test": test, "examples": examples},
             Seq2SeqResult,
             exact_match=em,
+            exact_match_uniform=em_uniform,
+            uniform_test_size=len(uniform_src),
             examples=examples,
         )
 

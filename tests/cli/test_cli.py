@@ -78,10 +78,15 @@ def test_info_is_quiet_and_says_why_no_gpu():
     gpu_line = next(line for line in proc.stdout.splitlines() if "GPU:" in line)
     assert "yes" in gpu_line or "(" in gpu_line  # a reason when there is no GPU
     assert proc.stderr.strip() == ""  # TensorFlow's C++ start-up noise is hidden
+    # The XLA setting `train` resolves to here: on with a GPU, off without.
+    xla = next(line for line in proc.stdout.splitlines() if "XLA in train:" in line)
+    assert ("on: the default" in xla) == ("GPU: yes" in proc.stdout), xla
 
 
 def test_train_writes_a_complete_run_folder(digits_run):
     proc, run_dir = digits_run
+    manifest = json.load(open(os.path.join(run_dir, "manifest.json")))
+    assert manifest["jit_compile"] == manifest["xla"].startswith("on:")
     assert "Held-out test accuracy" in proc.stdout
     for name in (
         "model.keras",

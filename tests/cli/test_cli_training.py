@@ -137,6 +137,7 @@ def test_speed_switches_reach_the_run(tmp_path):
     assert manifest["config"]["precision"] == "mixed_float16"
     assert manifest["config"]["clip_norm"] == 1.0
     assert manifest["jit_compile"] is True
+    assert manifest["xla"].startswith("on: asked for")
     assert manifest["devices"]["strategy"] == "OneDeviceStrategy"
     assert manifest["status"] == "finished"
     assert "PCA" in proc.stdout

@@ -54,3 +54,29 @@ def test_addition_splits_share_one_distribution():
     overall = short_share(q + tq)
     for part in (q[:2000], q[-2000:], tq):
         assert abs(short_share(part) - overall) < 0.01
+
+
+def _full_length_share(questions):
+    return np.mean([min(map(len, x.split("+"))) == 3 for x in questions])
+
+
+def test_uniform_pairs_are_mostly_full_length_and_disjoint():
+    plain = load_addition(3, num_train=4000, num_test=1000, seed=2)
+    (q, a), (tq, ta), (uq, ua) = load_addition(
+        3, 4000, 1000, seed=2, uniform_fraction=0.5, num_uniform_test=2000
+    )
+    # The test set keeps the by-length distribution of the plain split.
+    assert abs(_full_length_share(tq) - _full_length_share(plain[1][0])) < 0.04
+    assert len(q) == 4000 and len(uq) == 2000
+    for x, y in zip(q + uq, a + ua, strict=True):
+        assert sum(map(int, x.split("+"))) == int(y)
+    assert not (set(q) & set(tq) or set(q) & set(uq) or set(tq) & set(uq))
+    # Uniform operands: 0.9 * 0.9 of pairs have two three-digit numbers.
+    assert abs(_full_length_share(uq) - 0.81) < 0.03
+    by_length = _full_length_share(tq)
+    assert by_length < 0.2
+    assert abs(_full_length_share(q) - (0.81 + by_length) / 2) < 0.04
+    with pytest.raises(ValueError, match="uniform_fraction"):
+        load_addition(3, 100, 10, uniform_fraction=1.5)
+    with pytest.raises(ValueError, match="num_uniform_test"):
+        load_addition(3, 100, 10, num_uniform_test=-1)

@@ -55,6 +55,11 @@ def test_gan_workflow_writes_samples_and_judges_them(tmp_path):
         verbose=0,
     )
     m, run_dir = r.metrics, r.run_dir
+    manifest = json.load(open(os.path.join(run_dir, "manifest.json")))
+    # Labelled data: class-conditional unless asked otherwise.
+    assert manifest["architecture"] == "dcgan-conditional"
+    assert manifest["config"]["conditional"] is None
+    assert "label_agreement" in m["samples"]
     assert m["judge_test_accuracy"] > 0.8  # the judge itself is trustworthy
     assert sum(m["samples"]["class_counts"]) == 100
     assert 0 <= m["samples"]["confident_fraction"] <= 1
