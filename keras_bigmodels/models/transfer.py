@@ -384,7 +384,8 @@ def unfreeze(
         learning_rate: float. The Adam learning rate for fine-tuning.
         optimizer: a Keras optimizer to use instead of Adam(learning_rate).
         **compile_kwargs: further arguments of `model.compile` (for
-            example `jit_compile`).
+            example `jit_compile`); `loss` or `metrics` given here replace
+            the model's own.
 
     Returns:
         The same model, recompiled.
@@ -419,10 +420,10 @@ def unfreeze(
         loss, metrics = compiled.get("loss"), compiled.get("metrics")
     else:
         loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+    # Arguments given here win over the ones the model was compiled with.
+    compile_kwargs = {"loss": loss, "metrics": metrics, **compile_kwargs}
     model.compile(
         optimizer=optimizer or keras.optimizers.Adam(learning_rate),
-        loss=loss,
-        metrics=metrics,
         **compile_kwargs,
     )
     return model
