@@ -27,10 +27,10 @@ def dtype_policy(name: str):
 def xla_setting(jit: bool | None = None) -> tuple[bool, str]:
     """`(jit_compile, why)`: the XLA setting a workflow runs with here.
 
-    `None` (every workflow's default) means XLA where it pays: on a GPU. On a
-    machine whose only devices are CPUs it is off: `bench/gpt.py` and
-    `bench/gan.py` measure XLA slower there (Keras's own `jit_compile="auto"`
-    resolves to False on CPU-only machines too).
+    `None` (every workflow's default) means XLA on a GPU and not on a machine
+    whose only devices are CPUs, as Keras's own `jit_compile="auto"` resolves.
+    On CPUs the compile time is paid on every run while the step gains little
+    or loses: `bench/gan.py` and `bench/gpt.py` time both settings.
     """
     if jit is not None:
         return bool(jit), f"{'on' if jit else 'off'}: asked for (--jit/--no-jit)"
@@ -38,8 +38,8 @@ def xla_setting(jit: bool | None = None) -> tuple[bool, str]:
     if gpus:
         return True, f"on: the default where a GPU is used ({len(gpus)} visible)"
     return False, (
-        "off: the default on a machine without a GPU, where XLA is measured "
-        "slower (--jit forces it on)"
+        "off: the default on a machine without a GPU (XLA only where a GPU is "
+        "used; --jit forces it on)"
     )
 
 
