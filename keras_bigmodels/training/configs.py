@@ -343,7 +343,9 @@ class Seq2SeqConfig(RunConfig):
         "operand's digit count first",
     )
     num_uniform_test: int = option(
-        2000, "bundled addition: pairs of a second test set drawn uniformly (0: none)"
+        2000,
+        "bundled addition: pairs of a second test set drawn uniformly (0: none; "
+        "fewer when --digits leaves fewer unused pairs)",
     )
     epochs: int = option(30, "most training epochs")
     batch_size: int = option(128, "global batch size (split across replicas)")

@@ -384,13 +384,15 @@ def train_seq2seq(cfg: Seq2SeqConfig | None = None, **overrides) -> Seq2SeqResul
         cfg = run.config
         uniform_src, uniform_tgt = [], []
         if cfg.data is None:
+            # Few digits leave few unused pairs: the uniform test takes what is left.
+            unused = 10 ** (2 * cfg.digits) // 2 - cfg.num_train - cfg.num_test
             (src, tgt), (test_src, test_tgt), *uniform = load_addition(
                 cfg.digits,
                 cfg.num_train,
                 cfg.num_test,
                 cfg.seed,
                 uniform_fraction=cfg.uniform_fraction,
-                num_uniform_test=cfg.num_uniform_test,
+                num_uniform_test=max(0, min(cfg.num_uniform_test, unused)),
             )
             if uniform:
                 uniform_src, uniform_tgt = uniform[0]

@@ -66,6 +66,9 @@ def test_seq2seq_learns_two_digit_addition(tmp_path):
         verbose=0,
     )
     assert r.metrics["test"]["exact_match"] >= 0.5
+    # 2 digits leave 10,000 // 2 - 4,800 unused pairs for the uniform test.
+    assert r.uniform_test_size == 200 == r.metrics["test"]["uniform_pairs"]
+    assert 0.0 <= r.exact_match_uniform <= 1.0
     ex = r.metrics["examples"][0]
     assert set(ex) == {"source", "target", "prediction"}
 
