@@ -283,7 +283,8 @@ def _report_gpt(r) -> None:
     print(f"Sample:\n{r.sample}\n")
     print(
         f"Held-out cross-entropy: {r.cross_entropy:.4f} nats/token   "
-        f"best n-gram baseline ({r.ngram_order}-gram): {r.ngram_cross_entropy:.4f}"
+        f"best n-gram baseline ({r.ngram_order}-gram): {r.ngram_cross_entropy:.4f}   "
+        f"ratio {r.cross_entropy / r.ngram_cross_entropy:.3f}"
     )
 
 

@@ -49,7 +49,11 @@ def attention_weights(model: keras.Model, tokens) -> list[np.ndarray]:
     def first(t):  # a block's input may list its padding mask too
         return t[0] if isinstance(t, (list, tuple)) else t
 
-    probe = keras.Model(model.inputs, [first(block.input) for block in blocks])
+    # One input tensor, not a list of one: the probe is called with an array.
+    probe = keras.Model(
+        model.inputs[0] if len(model.inputs) == 1 else model.inputs,
+        [first(block.input) for block in blocks],
+    )
     inputs = probe(ids, training=False)
     inputs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
     out = []

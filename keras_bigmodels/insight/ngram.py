@@ -92,6 +92,78 @@ def ngram_baselines(train_ids, test_ids, vocab_size: int, orders=(1, 2, 3, 4, 5,
     return results
 
 
+def stream_cross_entropy(
+    model, ids, sequence_length: int, context: int | None = None, batch_size: int = 64
+) -> float:
+    """Mean next-token cross-entropy (nats) of a logits model over a token stream.
+
+    Scores every token of `ids` after the first exactly once, the same tokens
+    an n-gram model's `cross_entropy(ids)` scores, and, like it, with the
+    text before each token as context: windows of `sequence_length` tokens
+    advance by `sequence_length - context`, and each window after the first
+    scores only the tokens the previous one did not, so every token past the
+    first window is predicted from at least `context` earlier tokens (as when
+    the model generates). Cutting the stream into disjoint windows instead
+    would predict each window's first tokens from almost nothing.
+
+    Args:
+        model: a causal language model mapping (batch, time) ids to logits.
+        ids: 1-D int array. The token stream.
+        sequence_length: int. The model's window length.
+        context: int in [0, sequence_length). Default: half the window.
+        batch_size: int. Windows per forward pass.
+
+    Returns:
+        float. Nats per scored token.
+
+    Example:
+
+    >>> ce = stream_cross_entropy(gpt, val_ids, 64)  # doctest: +SKIP
+    """
+    import keras
+
+    seq = V.check_positive_int("sequence_length", sequence_length)
+    context = seq // 2 if context is None else context
+    if (
+        isinstance(context, bool)
+        or not isinstance(context, int)
+        or not (0 <= context < seq)
+    ):
+        raise ValueError(
+            "`context` must be an int in [0, sequence_length). "
+            f"Received: context={context!r} with sequence_length={seq}"
+        )
+    ids = np.asarray(ids).astype("int32")
+    if ids.ndim != 1 or len(ids) < 2:
+        raise ValueError(
+            "`ids` must be a 1-D stream of at least 2 tokens. "
+            f"Received: shape={ids.shape}"
+        )
+    length = min(seq, len(ids) - 1)
+    last = len(ids) - 1 - length  # the start of the window ending the stream
+    starts = list(range(0, last + 1, seq - context))
+    if starts[-1] != last:
+        starts.append(last)
+    # Window w scores its targets from position first[w] on: the targets up
+    # to the previous window's end were scored already.
+    starts = np.asarray(starts)
+    first = np.zeros(len(starts), "int64")
+    first[1:] = starts[:-1] + length - starts[1:]
+    idx = starts[:, None] + np.arange(length)[None, :]
+    x, y = ids[idx], ids[idx + 1]
+    mask = np.arange(length)[None, :] >= first[:, None]
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+    total = 0.0
+    for lo in range(0, len(x), batch_size):
+        per_token = keras.ops.convert_to_numpy(
+            loss(
+                y[lo : lo + batch_size], model(x[lo : lo + batch_size], training=False)
+            )
+        )
+        total += float(per_token[mask[lo : lo + batch_size]].sum())
+    return total / int(mask.sum())
+
+
 def model_cross_entropy(model, x: np.ndarray, y: np.ndarray, batch_size: int = 64):
     """Mean next-token cross-entropy (nats) of a logits model on windows (x, y)."""
     import keras

@@ -10,7 +10,8 @@ def run_dir_of(proc):
     return proc.stdout.strip().splitlines()[-1].removeprefix("Run saved to ").strip()
 
 
-def test_train_transformer_and_rnn_on_the_order_task(tmp_path):
+def test_train_transformer_and_rnn_on_the_order_task_and_explain(tmp_path):
+    runs = {}
     for arch, width in (("transformer", ["--num-heads", 2]), ("rnn", ["--units", 8])):
         proc = cli(
             "train",
@@ -33,6 +34,16 @@ def test_train_transformer_and_rnn_on_the_order_task(tmp_path):
         assert "bag-of-tokens baseline" in proc.stdout
         metrics = json.load(open(os.path.join(run_dir_of(proc), "metrics.json")))
         assert {"test", "bag_of_tokens_baseline"} <= set(metrics)
+        runs[arch] = run_dir_of(proc)
+    # The order task has no tokenizer: its inputs are token ids.
+    proc = cli("explain", runs["transformer"], "3 4 5 6 7", "--out", tmp_path / "att")
+    assert proc.returncode == 0, proc.stderr
+    png = tmp_path / "att" / "0000_attention.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "'3 4 5 6 7': " in proc.stdout and str(png) in proc.stdout
+    bad = assert_one_line_error(cli("explain", runs["transformer"], "not ids"))
+    assert "token ids separated by spaces" in bad
+    assert "'rnn' run" in assert_one_line_error(cli("explain", runs["rnn"], "3 4 5"))
 
 
 def test_train_seq2seq_lstm_prints_exact_match(tmp_path):

@@ -3,6 +3,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from keras_bigmodels.training import sequence
@@ -27,15 +28,23 @@ def test_transformer_beats_bag_of_tokens_on_the_order_task(tmp_path):
     assert saved["test"]["accuracy"] == pytest.approx(m["test"]["accuracy"])
 
 
-def test_rnn_on_a_folder_of_text_files(tmp_path):
-    data = tmp_path / "texts"
-    for label, word in (("pos", "good great fine"), ("neg", "bad awful poor")):
+def _text_classes(data, words: dict, count: int, variants: int, sep=" "):
+    """A folder of class sub-folders, `count` .txt files each: words + a digit."""
+    for label, word in words.items():
         (data / label).mkdir(parents=True)
-        for i in range(30):
-            (data / label / f"{i}.txt").write_text(f"{word} {i % 7}", encoding="utf-8")
+        for i in range(count):
+            text = f"{word}{sep}{i % variants}"
+            (data / label / f"{i}.txt").write_text(text, encoding="utf-8")
+    return str(data)
+
+
+def test_rnn_on_a_folder_of_text_files(tmp_path):
+    data = _text_classes(
+        tmp_path / "texts", {"pos": "good great fine", "neg": "bad awful poor"}, 30, 7
+    )
     r = sequence.train_sequence_classifier(
         architecture="rnn",
-        data=str(data),
+        data=data,
         level="word",
         epochs=8,
         units=16,
@@ -141,3 +150,45 @@ def test_teacher_forced_exact_match_equals_greedy_decoding():
     )
     assert float(metric.result()) == pytest.approx(expected)
     assert expected >= 0.5
+
+
+def test_explain_texts_draws_each_blocks_attention_over_the_texts_tokens(tmp_path):
+    from unittest import mock
+
+    from keras_bigmodels.insight import attention
+
+    words = {"好": "好评如潮", "差": "差评太差"}
+    data = _text_classes(tmp_path / "texts", words, 20, 5, sep="")
+    r = sequence.train_sequence_classifier(
+        architecture="transformer",
+        data=data,
+        epochs=1,
+        embed_dim=16,
+        num_heads=2,
+        num_layers=2,
+        max_length=8,
+        out=str(tmp_path / "runs"),
+        verbose=0,
+    )
+    drawn = []
+    real_plot = attention.plot_attention
+
+    def spy(weights, labels, path):
+        drawn.append((weights, labels))
+        return real_plot(weights, labels, path)
+
+    long_text = "好评如潮好评如潮好评"  # 10 characters: cut to max_length 8
+    with mock.patch.object(attention, "plot_attention", spy):
+        out = sequence.explain_texts(r.run_dir, ["差评3", long_text], tmp_path / "x")
+    assert [o["tokens"] for o in out] == [list("差评3"), list(long_text[:8])]
+    for o, (weights, labels) in zip(out, drawn, strict=True):
+        assert o["label"] in ("好", "差") and 0.5 <= o["probability"] <= 1.0
+        assert labels == o["tokens"] and len(weights) == 2  # one per block
+        for w in weights:
+            n = len(labels)
+            assert w.shape == (2, n, n)
+            # Padding keys take no weight: each row over the text sums to 1.
+            np.testing.assert_allclose(w.sum(-1), 1.0, atol=1e-5)
+        assert os.path.getsize(o["attention"]) > 1000
+    with pytest.raises(ValueError, match="no tokens"):
+        sequence.explain_texts(r.run_dir, [""], tmp_path / "x")
