@@ -397,7 +397,7 @@ class GPTConfig(RunConfig):
     embed_dim: int = option(128, "model width")
     num_heads: int = option(4, "attention heads")
     num_layers: int = option(4, "Transformer decoder blocks")
-    dropout: float = option(0.0, "dropout rate")
+    dropout: float = option(0.1, "dropout rate")
     validation_fraction: float = option(0.1, "held-out tail of the text")
     patience: int = option(2, "epochs without validation improvement before stopping")
 
@@ -597,7 +597,9 @@ class OwnPretrainingConfig(RunConfig):
     epochs: int = option(30, "epochs of the new head on the frozen body")
     fine_tune_epochs: int = option(60, "then epochs of the whole network")
     learning_rate: float = option(1e-3, "Adam learning rate")
-    fine_tune_learning_rate: float = option(1e-4, "Adam learning rate of fine-tuning")
+    fine_tune_learning_rate: float = option(
+        1e-3, "Adam learning rate of fine-tuning the whole network"
+    )
     batch_size: int = option(32, "batch size")
     strategy: str = option("auto", "", choices=STRATEGIES, cli=False)
     precision: str = option("float32", "", choices=PRECISIONS, cli=False)

@@ -534,9 +534,13 @@ def train_gpt(cfg: GPTConfig | None = None, **overrides) -> GPTResult:
     Article §3.2. The last `validation_fraction` of the text is held out.
     Training windows start every `sequence_length // 8` tokens (overlapping
     crops, as nanoGPT samples them); the learning rate warms up for 100
-    steps, then follows a cosine decay to 5% (AdamW, β₂ = 0.99). Beside the
-    model's held-out cross-entropy it reports Witten–Bell n-gram baselines
-    (orders 1 to 6) fitted on the same training text, and a generated sample.
+    steps, then follows a cosine decay to 5% (AdamW, β₂ = 0.99). Dropout
+    0.1 by default: without it the model overfits the bundled corpus after
+    its second of four epochs; with it the held-out loss still falls in the
+    fourth. Beside the model's held-out cross-entropy (every held-out token,
+    predicted from the text before it) it reports Witten–Bell n-gram
+    baselines (orders 1 to 6) fitted on the same training text and scored on
+    the same tokens, and a generated sample.
 
     Args:
         cfg: GPTConfig. Or pass its fields as keyword arguments.

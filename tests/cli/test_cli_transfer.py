@@ -93,11 +93,20 @@ def test_train_transfer_prints_both_accuracies(tmp_path):
         *("--fine-tune-epochs", 1, "--out", tmp_path),
     )
     assert proc.returncode == 0, proc.stderr
-    assert "from scratch:" in proc.stdout and "fine-tuned:" in proc.stdout
+    for line in (
+        "the article's network from scratch:",
+        "from scratch with augmentation and dropout:",
+        "pretrained on 0-4, fine-tuned (the same augmentation):",
+        "error ratio, reused / article's network from scratch:",
+    ):
+        assert line in proc.stdout
     run_dir = proc.stdout.strip().splitlines()[-1].removeprefix("Run saved to ")
     metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
-    ratio = metrics["transfer"]["error"] / metrics["scratch"]["error"]
-    assert abs(metrics["error_ratio"] - ratio) < 1e-9
+    pairs = (("scratch", "error_ratio"), ("article_scratch", "article_error_ratio"))
+    for baseline, key in pairs:
+        ratio = metrics["transfer"]["error"] / metrics[baseline]["error"]
+        assert abs(metrics[key] - ratio) < 1e-9
+        assert f"{ratio:.2f}x" in proc.stdout
     manifest = json.load(open(os.path.join(run_dir, "manifest.json")))
     assert manifest["data"]["counts"]["target_train"] == 25
     assert os.path.isfile(os.path.join(run_dir, "pretrained_0-4.keras"))
