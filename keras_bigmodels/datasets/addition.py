@@ -20,6 +20,15 @@ def addition_tokenizer() -> Tokenizer:
     return Tokenizer(VOCABULARY, level="char")
 
 
+def max_addition_pairs(digits: int) -> int:
+    """How many distinct pairs `load_addition` draws at most, over all its sets.
+
+    Half of the (10**digits)**2 operand pairs: past that, unique draws slow
+    down and the sets would cover most of the space.
+    """
+    return 10 ** (2 * digits) // 2
+
+
 def load_addition(
     digits: int = 3,
     num_train: int = 50000,
@@ -68,7 +77,7 @@ def load_addition(
     V.check_non_negative_int("num_uniform_test", num_uniform_test)
     limit = 10**digits
     total = num_train + num_test
-    if total + num_uniform_test > limit * limit // 2:
+    if total + num_uniform_test > max_addition_pairs(digits):
         raise ValueError(
             f"Only {limit * limit} pairs exist with {digits} digits. "
             f"Received: num_train={num_train}, num_test={num_test}, "

@@ -120,8 +120,6 @@ def stream_cross_entropy(
 
     >>> ce = stream_cross_entropy(gpt, val_ids, 64)  # doctest: +SKIP
     """
-    import keras
-
     seq = V.check_positive_int("sequence_length", sequence_length)
     context = seq // 2 if context is None else context
     if (
@@ -152,26 +150,23 @@ def stream_cross_entropy(
     idx = starts[:, None] + np.arange(length)[None, :]
     x, y = ids[idx], ids[idx + 1]
     mask = np.arange(length)[None, :] >= first[:, None]
+    return _summed_nll(model, x, y, mask, batch_size) / int(mask.sum())
+
+
+def _summed_nll(model, x, y, mask, batch_size: int) -> float:
+    """Summed next-token cross-entropy (nats) of the targets `y` where `mask`."""
+    import keras
+
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
     total = 0.0
     for lo in range(0, len(x), batch_size):
-        per_token = keras.ops.convert_to_numpy(
-            loss(
-                y[lo : lo + batch_size], model(x[lo : lo + batch_size], training=False)
-            )
-        )
+        logits = model(x[lo : lo + batch_size], training=False)
+        per_token = keras.ops.convert_to_numpy(loss(y[lo : lo + batch_size], logits))
         total += float(per_token[mask[lo : lo + batch_size]].sum())
-    return total / int(mask.sum())
+    return total
 
 
 def model_cross_entropy(model, x: np.ndarray, y: np.ndarray, batch_size: int = 64):
     """Mean next-token cross-entropy (nats) of a logits model on windows (x, y)."""
-    import keras
-
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
-    total, count = 0.0, 0
-    for lo in range(0, len(x), batch_size):
-        logits = model(x[lo : lo + batch_size], training=False)
-        total += float(loss(y[lo : lo + batch_size], logits))
-        count += y[lo : lo + batch_size].size
-    return total / count
+    mask = np.ones(np.shape(y), bool)
+    return _summed_nll(model, x, y, mask, batch_size) / mask.size

@@ -189,24 +189,26 @@ def train_own_pretraining(
         transfer = accuracy(model)
         from_scratch, article = accuracy(scratch[True]), accuracy(scratch[False])
 
-        def ratio(baseline):
-            return (1 - transfer) / max(1 - baseline, 1e-12)
+        ratio, article_ratio = (
+            (1 - transfer) / max(1 - baseline, 1e-12)
+            for baseline in (from_scratch, article)
+        )
 
         return run.finish(
             model,
             {
                 "transfer": {"accuracy": transfer, "error": 1 - transfer},
                 "scratch": {"accuracy": from_scratch, "error": 1 - from_scratch},
-                "error_ratio": ratio(from_scratch),
+                "error_ratio": ratio,
                 "article_scratch": {"accuracy": article, "error": 1 - article},
-                "article_error_ratio": ratio(article),
+                "article_error_ratio": article_ratio,
                 "pretrain": {"accuracy": float(pre_acc["accuracy"])},
             },
             OwnPretrainingResult,
             transfer_accuracy=transfer,
             scratch_accuracy=from_scratch,
-            error_ratio=ratio(from_scratch),
+            error_ratio=ratio,
             article_scratch_accuracy=article,
-            article_error_ratio=ratio(article),
+            article_error_ratio=article_ratio,
             pretrain_accuracy=float(pre_acc["accuracy"]),
         )

@@ -26,7 +26,11 @@ from keras_bigmodels.data.text import (
     next_token_windows,
     read_text_file,
 )
-from keras_bigmodels.datasets.addition import addition_tokenizer, load_addition
+from keras_bigmodels.datasets.addition import (
+    addition_tokenizer,
+    load_addition,
+    max_addition_pairs,
+)
 from keras_bigmodels.datasets.corpus import load_corpus
 from keras_bigmodels.datasets.sequence_tasks import load_order_task
 from keras_bigmodels.insight.ngram import (
@@ -389,7 +393,7 @@ def train_seq2seq(cfg: Seq2SeqConfig | None = None, **overrides) -> Seq2SeqResul
         uniform_src, uniform_tgt = [], []
         if cfg.data is None:
             # Few digits leave few unused pairs: the uniform test takes what is left.
-            unused = 10 ** (2 * cfg.digits) // 2 - cfg.num_train - cfg.num_test
+            unused = max_addition_pairs(cfg.digits) - cfg.num_train - cfg.num_test
             (src, tgt), (test_src, test_tgt), *uniform = load_addition(
                 cfg.digits,
                 cfg.num_train,
@@ -715,34 +719,35 @@ def explain_texts(run_dir, texts, out_dir, *, safe_mode: bool = True) -> list[di
     max_length = int(manifest["config"]["max_length"])
     tok_path = os.path.join(os.fspath(run_dir), TOKENIZER_FILE)
     tok = Tokenizer.load(tok_path) if os.path.isfile(tok_path) else None
-    rows = []
-    for text in texts:
-        if tok is not None:
-            ids = tok.encode(text)[:max_length]
-            labels = [tok.decode([i]) for i in ids]
-        else:
+    if tok is not None:
+        # (texts, max_length) ids, right-padded with 0 and cut as in training.
+        batch, lengths = tok.encode_batch(texts, max_length, return_lengths=True)
+        lengths = np.minimum(lengths, max_length)
+    else:
+        batch = np.zeros((len(texts), max_length), "int32")
+        lengths = np.zeros(len(texts), "int64")
+        for k, text in enumerate(texts):
             try:
-                ids = np.array([int(t) for t in text.split()], "int32")[:max_length]
+                ids = [int(t) for t in text.split()][:max_length]
             except ValueError:
                 raise ValueError(
                     "This run learned the bundled order task, which has no "
                     "tokenizer: give each input as token ids separated by "
                     f"spaces. Received: {text!r}"
                 ) from None
-            labels = [str(i) for i in ids]
-        if len(ids) == 0:
+            batch[k, : len(ids)], lengths[k] = ids, len(ids)
+    for text, n in zip(texts, lengths, strict=True):
+        if n == 0:
             raise ValueError(f"The text has no tokens to explain. Received: {text!r}")
-        padded = np.zeros((1, max_length), "int32")
-        padded[0, : len(ids)] = ids
-        rows.append((text, ids, labels, padded))
     os.makedirs(out_dir, exist_ok=True)
-    batch = np.concatenate([padded for *_, padded in rows])
     probs = np.asarray(model.predict_on_batch(batch))
     written = []
-    for i, ((text, ids, labels, padded), p) in enumerate(zip(rows, probs, strict=True)):
-        n = len(ids)
+    for i, (text, ids, n, p) in enumerate(
+        zip(texts, batch, lengths, probs, strict=True)
+    ):
+        labels = [tok.decode([t]) if tok is not None else str(t) for t in ids[:n]]
         # (heads, n, n) per block: the padding keys carry no weight.
-        weights = [w[:, :n, :n] for w in attention_weights(model, padded[0])]
+        weights = [w[:, :n, :n] for w in attention_weights(model, ids)]
         path = plot_attention(
             weights, labels, os.path.join(out_dir, f"{i:04d}_attention.png")
         )
