@@ -226,3 +226,35 @@ def test_png_probe_finds_the_damage_pillow_finds(tmp_path, damage):
             im.verify()
             im = Image.open(path)
             im.load()
+
+
+@pytest.mark.parametrize("head", [16, 200])
+def test_large_files_screened_from_their_head_and_tail(tmp_path, monkeypatch, head):
+    # Files over the whole-read size are read from a head, then as needed (the
+    # rest of a PNG for its checksums, the tail of a JPEG for its end marker,
+    # more of a JPEG whose frame header lies beyond the head): shrink the
+    # sizes so those paths run on small files, and get the same verdicts.
+    from keras_bigmodels.data import screening
+
+    monkeypatch.setattr(screening, "_WHOLE_READ_BYTES", 0)
+    monkeypatch.setattr(screening, "_HEAD_BYTES", head)
+    for name in ("good.png", "good.jpg"):
+        path = tmp_path / name
+        path.write_bytes(_png_bytes(3) if name.endswith("png") else _jpeg_bytes(3))
+        info = screen_file(str(path), verify="fast")
+        with Image.open(path) as im:
+            assert (info.format, info.mode, info.width, info.height) == (
+                im.format,
+                im.mode,
+                *im.size,
+            )
+    for data in _damaged_pngs().values():
+        path = tmp_path / "bad.png"
+        path.write_bytes(data)
+        with pytest.raises(BadImageError, match="cannot decode this PNG"):
+            screen_file(str(path), verify="fast")
+    for name in ("truncated.jpg", "cut.jpg"):
+        path = tmp_path / name
+        path.write_bytes(BAD_FILES[name][0])
+        with pytest.raises(BadImageError, match=BAD_FILES[name][1]):
+            screen_file(str(path), verify="fast")
