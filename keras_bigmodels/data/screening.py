@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import struct
 import warnings
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -172,6 +173,10 @@ _PNG_MODES = {
 }
 
 
+_CHUNK_HEAD = struct.Struct(">I4s")  # a PNG chunk's length and type
+_CRC = struct.Struct(">I")
+
+
 def _png_error(detail: str) -> BadImageError:
     return BadImageError(
         f"cannot decode this PNG image: corrupt, truncated or an unsupported "
@@ -201,20 +206,17 @@ def _probe_png(whole: bytes) -> ImageInfo | None:
     while True:
         if i + 8 > end:
             raise _png_error("truncated: no IEND chunk")
-        length, kind = (
-            int.from_bytes(data[i : i + 4], "big"),
-            bytes(data[i + 4 : i + 8]),
-        )
-        body = i + 8
-        i = body + length + 4
-        if i > end:
+        length, kind = _CHUNK_HEAD.unpack_from(data, i)
+        body_end = i + 8 + length
+        if body_end + 4 > end:
             raise _png_error(f"truncated inside a {kind!r} chunk")
-        if zlib.crc32(data[body : body + length], zlib.crc32(kind)) != int.from_bytes(
-            data[body + length : i], "big"
-        ):
+        # The checksum covers the chunk type and its data, which lie together.
+        if zlib.crc32(data[i + 4 : body_end]) != _CRC.unpack_from(data, body_end)[0]:
             raise _png_error(f"a {kind.decode('latin-1')} chunk fails its checksum")
-        has_data = has_data or kind == b"IDAT"
-        if kind == b"IEND":
+        i = body_end + 4
+        if kind == b"IDAT":
+            has_data = True
+        elif kind == b"IEND":
             break
     if not has_data:
         raise _png_error("no IDAT chunk: the file has no image data")
