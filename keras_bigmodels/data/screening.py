@@ -252,35 +252,34 @@ def screen_file(path: str, verify: str = "fast") -> ImageInfo:
                     info = _probe_jpeg(fd, size, data)
                 elif data[:8] == _PNG_SIGNATURE:
                     info = _probe_png(_read_whole(fd, data, size))
+            if info is not None and info.width > 0 and info.height > 0:
+                return info
+            # Unusual headers and full verification: Pillow has the last word.
+            with Image.open(path) as im:
+                fmt, mode, (width, height) = im.format, im.mode, im.size
+                if fmt == "JPEG":
+                    if not _jpeg_tail_ok(_file_tail(fd, data, size)):
+                        raise BadImageError("truncated JPEG (no end-of-image marker)")
+                    kind = KIND_JPEG
+                elif fmt in _TF_FORMATS or (fmt == "BMP" and mode in _TF_BMP_MODES):
+                    kind = KIND_TF
+                else:
+                    kind = KIND_PIL
+                try:
+                    if verify == "full" or fmt != "PNG" and kind != KIND_JPEG:
+                        if fmt == "JPEG":
+                            # 1/8 scale still reads every entropy-coded byte.
+                            im.draft(im.mode, (max(1, width // 8), max(1, height // 8)))
+                        im.load()
+                    elif fmt == "PNG":
+                        im.verify()  # walks every chunk and checks its CRC
+                except (OSError, SyntaxError, ValueError, EOFError) as e:
+                    raise BadImageError(
+                        f"cannot decode this {fmt} image: corrupt, truncated or an "
+                        f"unsupported variant ({e})"
+                    ) from None
         finally:
             os.close(fd)
-        if info is not None and info.width > 0 and info.height > 0:
-            return info
-        with Image.open(path) as im:
-            fmt, mode, (width, height) = im.format, im.mode, im.size
-            if fmt == "JPEG":
-                with open(path, "rb") as f:
-                    f.seek(max(0, size - 1024))
-                    if not _jpeg_tail_ok(f.read()):
-                        raise BadImageError("truncated JPEG (no end-of-image marker)")
-                kind = KIND_JPEG
-            elif fmt in _TF_FORMATS or (fmt == "BMP" and mode in _TF_BMP_MODES):
-                kind = KIND_TF
-            else:
-                kind = KIND_PIL
-            try:
-                if verify == "full" or fmt != "PNG" and kind != KIND_JPEG:
-                    if fmt == "JPEG":
-                        # Decoding at 1/8 scale still reads every entropy-coded byte.
-                        im.draft(im.mode, (max(1, width // 8), max(1, height // 8)))
-                    im.load()
-                elif fmt == "PNG":
-                    im.verify()  # walks every chunk and checks its CRC
-            except (OSError, SyntaxError, ValueError, EOFError) as e:
-                raise BadImageError(
-                    f"cannot decode this {fmt} image: corrupt, truncated or an "
-                    f"unsupported variant ({e})"
-                ) from None
     except BadImageError:
         raise
     except UnidentifiedImageError:

@@ -258,3 +258,13 @@ def test_large_files_screened_from_their_head_and_tail(tmp_path, monkeypatch, he
         path.write_bytes(BAD_FILES[name][0])
         with pytest.raises(BadImageError, match=BAD_FILES[name][1]):
             screen_file(str(path), verify="fast")
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_full_verification_finds_every_bad_file(tmp_path, name):
+    # verify="full" leaves the structural probes to Pillow; the same files fail.
+    content, reason = BAD_FILES[name]
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(BadImageError, match=reason):
+        screen_file(str(path), verify="full")
