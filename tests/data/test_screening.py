@@ -268,3 +268,19 @@ def test_full_verification_finds_every_bad_file(tmp_path, name):
     path.write_bytes(content)
     with pytest.raises(BadImageError, match=reason):
         screen_file(str(path), verify="full")
+
+
+def test_png_checksum_routine_equals_zlibs_crc32():
+    # Screening uses ISA-L's CRC-32 where it is installed: it must be zlib's
+    # (PNG's) polynomial on every length and on unaligned memoryview slices,
+    # which is how the PNG probe passes chunk bodies.
+    import zlib
+
+    from keras_bigmodels.data import screening
+
+    data = np.random.default_rng(0).integers(0, 256, 300_003, np.uint8).tobytes()
+    view = memoryview(data)
+    for length in (0, 1, 7, 64, 1000, 5000, 65_539, 300_000):
+        for offset in (0, 1, 3):
+            chunk = view[offset : offset + length]
+            assert screening.crc32(chunk) == zlib.crc32(chunk), (length, offset)
