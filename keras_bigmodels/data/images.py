@@ -313,6 +313,19 @@ def stratified_split(
     return [np.sort(np.concatenate(p)).astype(np.int64) for p in parts]
 
 
+def _path_tensor(paths):
+    """File path(s) as a `tf.string` tensor of the bytes the file system uses.
+
+    A name that is not valid UTF-8 (a GBK name unpacked from a Windows zip on
+    Linux, say) is listed by Python with surrogate escapes, which TensorFlow
+    cannot encode; `os.fsencode` gives back the original bytes, which
+    `tf.io.read_file` opens and `os.fsdecode` turns back into the listed name.
+    """
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        return tf.constant(os.fsencode(paths), tf.string)
+    return tf.constant([os.fsencode(p) for p in paths], tf.string)
+
+
 def _jpeg_branch(info: screening.ImageInfo, image_size) -> int:
     # Let libjpeg scale the DCT by 1/2, 1/4 or 1/8 when the result is still at
     # least as large as the target: far less work than decoding full size.
@@ -429,7 +442,7 @@ def example_loader(
     """
     present, ids = _compact_branches(index, image_size, color_mode)
     branches = tf.constant(ids, tf.int32)
-    paths = tf.constant(index.paths)
+    paths = _path_tensor(index.paths)
     labels = tf.constant(
         index.labels if index.labels is not None else np.zeros(len(index.paths)),
         tf.int64,
@@ -460,10 +473,13 @@ def _dataset_from_index(
     present, branches = _compact_branches(index, image_size, color_mode)
     decode = _make_decoder(image_size, color_mode, interpolation, present)
     with_labels = index.labels is not None and label_mode is not None
+    # One conversion of the whole list: given a list, from_tensor_slices
+    # builds a type spec per path first (several ms on a folder of thousands).
+    paths = _path_tensor(index.paths)
     if with_labels:
-        ds = tf.data.Dataset.from_tensor_slices((index.paths, branches, index.labels))
+        ds = tf.data.Dataset.from_tensor_slices((paths, branches, index.labels))
     else:
-        ds = tf.data.Dataset.from_tensor_slices((index.paths, branches))
+        ds = tf.data.Dataset.from_tensor_slices((paths, branches))
     if shuffle and not cache:
         # Shuffling paths (bytes each) keeps memory flat however big the folder.
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
@@ -766,7 +782,7 @@ def load_image(path, image_size=(224, 224), color_mode: str = "rgb") -> np.ndarr
         raise screening.BadImageError(f"Bad image file {path}: {e}") from None
     branch = _branch_for(info, image_size, color_mode)
     decode = _make_decoder(image_size, color_mode, "bilinear", [branch])
-    return decode(tf.constant(path), tf.constant(0, tf.int32)).numpy()
+    return decode(_path_tensor(path), tf.constant(0, tf.int32)).numpy()
 
 
 def load_data(

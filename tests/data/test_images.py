@@ -301,3 +301,33 @@ def test_decoder_built_for_one_branch_gives_the_pixels_of_the_full_switch(
         compact = I._make_decoder(size, color_mode, "bilinear", present)
         got = compact(tf.constant(path), tf.constant(branch)).numpy()
         np.testing.assert_array_equal(got, expected, err_msg=path)
+
+
+def test_file_names_that_are_not_utf8_are_read(tmp_path):
+    # GBK names unpacked on Linux from a zip made on a Chinese Windows: Python
+    # lists them with surrogate escapes, which TensorFlow cannot encode.
+    root = os.fsencode(tmp_path)
+    names = {}
+    for label, cls in enumerate((b"\xc3\xa8", b"\xb9\xb7")):  # 猫, 狗 in GBK
+        for i, ext in enumerate((b".png", b".tif", b".jpg")):
+            path = os.path.join(root, cls, b"\xcd\xbc\xc6\xac%d%s" % (i, ext))  # 图片
+            try:
+                write_image(path, pattern_image(label, seed=i))
+            except (OSError, UnicodeError):
+                pytest.skip("this file system takes only UTF-8 names")
+            names[os.fsdecode(path)] = label
+    ds = image_folder(
+        tmp_path, image_size=(20, 24), batch_size=None, shuffle=False, verbose=False
+    )
+    assert sorted(ds.file_paths) == sorted(names) and not ds.bad_files
+    for path, (x, y) in zip(ds.file_paths, ds, strict=True):
+        # Same size: the resize changes nothing. TIFF goes through Pillow.
+        if path.endswith(".tif"):
+            with Image.open(path) as im:
+                want = np.asarray(im.convert("RGB"))
+        else:
+            with open(path, "rb") as f:
+                want = tf.io.decode_image(f.read(), channels=3).numpy()
+        np.testing.assert_array_equal(x.numpy(), want)
+        assert int(y) == names[path]
+        np.testing.assert_array_equal(load_image(path, image_size=(20, 24)), x)
