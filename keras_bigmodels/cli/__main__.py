@@ -60,6 +60,11 @@ def _command_name(args) -> str:
 
 
 def main(argv=None) -> int:
+    # A file name that is not valid UTF-8 (GBK unpacked on Linux) holds
+    # surrogate escapes; printing one must show it, never end the command.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # not when replaced by a StringIO
+            stream.reconfigure(errors="backslashreplace")
     try:
         return _main(argv)
     except KeyboardInterrupt:

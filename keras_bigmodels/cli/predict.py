@@ -6,9 +6,9 @@ skipped (the others are still printed), 1 when none could be used.
 
 from __future__ import annotations
 
-import json
 import sys
 
+from keras_bigmodels._paths import readable_name
 from keras_bigmodels.cli._common import add_unsafe_load_flag, image_run_problem
 
 
@@ -41,6 +41,7 @@ PARTIAL = 3  # exit status when some inputs were skipped
 
 def run(args) -> int:
     from keras_bigmodels.training.image_classifier import predict_images
+    from keras_bigmodels.training.runs import json_text
 
     predictions, bad = predict_images(
         args.run_dir, args.images, args.top_k, safe_mode=not args.unsafe_load
@@ -49,11 +50,12 @@ def run(args) -> int:
         print(f"keras-bigmodels: skipped {b}", file=sys.stderr)
     if args.json:
         records = predictions + [{"path": b.path, "error": b.reason} for b in bad]
-        print(json.dumps(records, indent=2, ensure_ascii=False))
+        print(json_text(records))
     else:
         for p in predictions:
             ranked = ", ".join(
-                f"{t['label']} ({100 * t['probability']:.1f}%)" for t in p["top_k"]
+                f"{readable_name(t['label'])} ({100 * t['probability']:.1f}%)"
+                for t in p["top_k"]
             )
             print(f"{p['path']}: {ranked}")
     if not bad:

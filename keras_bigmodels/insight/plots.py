@@ -10,6 +10,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 import numpy as np
 
+from keras_bigmodels._paths import readable_name
 from keras_bigmodels.insight.fonts import text_fonts
 
 
@@ -52,8 +53,9 @@ def plot_confusion_matrix(
     """
     matrix = np.asarray(matrix)
     k = len(class_names)
+    class_names = [readable_name(c) for c in class_names]
     # Class names in any script (猫, 狗) are drawn, not shown as boxes.
-    with text_fonts([*map(str, class_names), title]):
+    with text_fonts([*class_names, title]):
         _draw_confusion_matrix(matrix, class_names, path, title, k)
     return os.fspath(path)
 
@@ -166,10 +168,11 @@ def plot_highest_loss(examples, class_names, path, ncols: int = 4) -> str:
     """
     n = max(1, len(examples))
     rows = int(np.ceil(n / ncols))
+    class_names = [readable_name(c) for c in class_names]
     labels = [class_names[e["true"]] for e in examples] + [
         class_names[e["pred"]] for e in examples
     ]
-    with text_fonts([*map(str, labels), "true", "predicted"]):
+    with text_fonts([*labels, "true", "predicted"]):
         fig, axes = plt.subplots(
             rows, ncols, figsize=(2.2 * ncols, 2.4 * rows), squeeze=False
         )

@@ -62,9 +62,24 @@ def write_json(path, obj) -> None:
     """Write `obj` as indented JSON (numpy values converted), atomically."""
     tmp = f"{os.fspath(path)}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(_jsonable(obj), f, indent=2, ensure_ascii=False)
-        f.write("\n")
+        f.write(json_text(_jsonable(obj)) + "\n")
     os.replace(tmp, path)
+
+
+def json_text(obj, indent: int | None = 2) -> str:
+    """`obj` as JSON text that UTF-8 can always hold; Chinese stays readable.
+
+    A file or folder name that is not valid UTF-8 (a GBK name unpacked on
+    Linux, say) reaches us with surrogate escapes, which UTF-8 cannot hold;
+    then the text is all-ASCII, and its `\\u` escapes read back with `json`
+    as the very same name.
+    """
+    text = json.dumps(obj, indent=indent, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(obj, indent=indent)
+    return text
 
 
 def read_json(path):

@@ -76,6 +76,39 @@ def test_chinese_class_names_are_drawn_with_an_installed_cjk_font(chinese_run):
     assert os.path.getsize(os.path.join(run_dir, "confusion_matrix.png")) > 0
 
 
+def test_class_folders_named_in_gbk_train_predict_and_show_their_names(tmp_path):
+    # Folders named on a Chinese Windows and unpacked on Linux keep GBK bytes
+    # for names, which are not UTF-8: Python lists them with surrogate escapes.
+    data = os.fsencode(tmp_path / "data")
+    gbk = {b"\xb9\xb7": "狗", b"\xcd\xc3": "兔"}
+    for label, cls in enumerate(gbk):
+        for i in range(8):
+            path = os.path.join(data, cls, b"%d.png" % i)
+            try:
+                write_image(path, pattern_image(label, (24, 24), seed=i))
+            except (OSError, UnicodeError):
+                pytest.skip("this file system takes only UTF-8 names")
+    proc = cli(
+        *("train", "cnn", "--data", tmp_path / "data", "--epochs", 1),
+        *("--image-size", 24, "--out", tmp_path / "runs"),
+        env=_home_with_font(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Glyph" not in proc.stderr, proc.stderr  # drawn as 狗 and 兔
+    run_dir = _run_dir_of(proc)
+    listed = {os.fsdecode(cls) for cls in gbk}
+    assert set(json.load(open(os.path.join(run_dir, "class_names.json")))) == listed
+    photo = os.path.join(os.fsdecode(data), os.fsdecode(b"\xb9\xb7"), "0.png")
+    proc = cli("predict", run_dir, photo, "--json")
+    assert proc.returncode == 0, proc.stderr
+    (record,) = json.loads(proc.stdout)
+    assert record["path"] == photo
+    assert {t["label"] for t in record["top_k"]} == listed
+    proc = cli("predict", run_dir, photo)
+    assert proc.returncode == 0, proc.stderr
+    assert "狗 (" in proc.stdout and "兔 (" in proc.stdout, proc.stdout
+
+
 def test_the_picture_shows_the_characters_not_boxes(tmp_path):
     # With the characters drawn, swapping the two labels changes the picture;
     # as empty boxes, both pictures would be the same.
