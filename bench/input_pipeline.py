@@ -40,7 +40,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 
 BATCH = 32
 SCREENING_CACHE = os.path.join(tempfile.mkdtemp(prefix="kbm-bench-cache-"), "cache")
-REPEATS = 5
+REPEATS = 7
 CACHED_REPEATS = 10  # a cached epoch of small images lasts tens of ms
 COLD_REPEATS = 9
 
