@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
+from keras_bigmodels._paths import readable_name
 from keras_bigmodels.cli._common import add_unsafe_load_flag, image_run_problem
 
 
@@ -91,8 +92,8 @@ def run(args) -> int:
         print(f"keras-bigmodels: skipped {b}", file=sys.stderr)
     for item in written:
         print(
-            f"{item['path']}: {item['label']} ({100 * item['probability']:.1f}%) "
-            f"-> {item['overlay']}"
+            f"{item['path']}: {readable_name(item['label'])} "
+            f"({100 * item['probability']:.1f}%) -> {item['overlay']}"
         )
     if not bad:
         return 0
