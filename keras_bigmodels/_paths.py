@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import os
 
+# Text saved by Chinese editions of Windows editors (Notepad before 2019,
+# many others still) is GBK, and so are file names written by a Chinese
+# Windows into a zip; GB18030 is its superset. The one fallback after UTF-8,
+# for text files and for names alike.
+FALLBACK_ENCODING = "gb18030"
+
 
 def run_folder_problem(run_dir, needs=("model.keras",)) -> str | None:
     """An error line if `run_dir` lacks any of the files `needs`, else None."""
@@ -39,6 +45,6 @@ def readable_name(name) -> str:
         pass
     raw = name.encode("utf-8", "surrogateescape")
     try:
-        return raw.decode("gb18030")
+        return raw.decode(FALLBACK_ENCODING)
     except UnicodeDecodeError:
         return raw.decode("utf-8", "backslashreplace")

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bigmodels import _validation as V
+from keras_bigmodels._paths import FALLBACK_ENCODING
 from keras_bigmodels.data.batches import window_count
 
 LEVELS = ("char", "word")
@@ -113,9 +114,6 @@ class Tokenizer:
         return cls(data["vocabulary"], data["level"])
 
 
-# Text saved by Chinese editions of Windows editors (Notepad before 2019,
-# many others still) is GBK; GB18030 is its superset.
-FALLBACK_ENCODING = "gb18030"
 _told_fallback: set[str] = set()
 
 
