@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bigmodels import _validation as V
+from keras_bigmodels.data.pipeline_options import parallel_calls, pipeline_options
 from keras_bigmodels.data.placement import prefetch_to_accelerator
 
 
@@ -161,12 +162,11 @@ class EpochBatches:
         ds = tf.data.Dataset.range(start_step * self.batch_size, used)
         if self.per_example:
             ds = ds.map(lambda i: self._permute(i, epoch))
-            ds = ds.map(self.load, num_parallel_calls=tf.data.AUTOTUNE)
+            ds = ds.map(self.load, num_parallel_calls=parallel_calls())
             # A file that breaks after screening is dropped, never fatal.
             ds = ds.ignore_errors(log_warning=True).batch(self.batch_size)
         else:
             ds = ds.batch(self.batch_size)
             ds = ds.map(lambda i: self.load(self._permute(i, epoch)))
-        options = tf.data.Options()
-        options.deterministic = True
+        options = pipeline_options(deterministic=True)
         return prefetch_to_accelerator(ds.with_options(options))

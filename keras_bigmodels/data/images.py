@@ -19,6 +19,7 @@ from PIL import Image
 
 from keras_bigmodels import _validation as V
 from keras_bigmodels.data import screening
+from keras_bigmodels.data.pipeline_options import parallel_calls, pipeline_options
 from keras_bigmodels.data.placement import prefetch_to_accelerator
 from keras_bigmodels.data.screening_cache import screen_remembered
 
@@ -489,9 +490,9 @@ def _dataset_from_index(
         def decode_with_label(path, branch, label):
             return decode(path, branch), label
 
-        ds = ds.map(decode_with_label, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(decode_with_label, num_parallel_calls=parallel_calls())
     else:
-        ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(decode, num_parallel_calls=parallel_calls())
     # Screening catches every bad file we know of; this is the last guard so a
     # file that changes or fails after screening is dropped, never fatal. The
     # repeat/take refills a dropped slot from the next pass, so the dataset
@@ -523,8 +524,8 @@ def _dataset_from_index(
 
     if tf.as_dtype(dtype) != tf.uint8 or label_mode in ("categorical", "binary"):
         # Once per batch; with uint8 images and int labels there is nothing to do.
-        ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
-    ds = prefetch_to_accelerator(ds, device_prefetch)
+        ds = ds.map(finish, num_parallel_calls=parallel_calls())
+    ds = prefetch_to_accelerator(ds.with_options(pipeline_options()), device_prefetch)
     ds.class_names = index.class_names
     ds.index = index
     ds.file_paths = index.paths

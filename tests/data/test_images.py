@@ -331,3 +331,34 @@ def test_file_names_that_are_not_utf8_are_read(tmp_path):
         np.testing.assert_array_equal(x.numpy(), want)
         assert int(y) == names[path]
         np.testing.assert_array_equal(load_image(path, image_size=(20, 24)), x)
+
+
+def _parallel_map_calls(ds) -> list[int]:
+    """num_parallel_calls of every parallel map in a dataset's graph."""
+    graph = tf.compat.v1.GraphDef.FromString(ds._as_serialized_graph().numpy())
+    nodes = {n.name: n for n in graph.node}
+    return [
+        int(tf.make_ndarray(nodes[n.input[-1].split(":")[0]].attr["value"].tensor))
+        for n in graph.node
+        if n.op.startswith("ParallelMapDataset")
+    ]
+
+
+def test_pipeline_decodes_one_file_per_core_without_the_autotuning_model(
+    class_folder,
+):
+    from keras_bigmodels.data.pipeline_options import parallel_calls
+
+    for dtype in ("uint8", "float32"):  # float32 adds a per-batch map
+        ds = image_folder(
+            class_folder, image_size=(8, 8), dtype=dtype, seed=0, verbose=False
+        )
+        assert ds.options().autotune.enabled is False
+        calls = _parallel_map_calls(ds)
+        assert calls == [parallel_calls()] * (1 if dtype == "uint8" else 2)
+    assert parallel_calls() == len(os.sched_getaffinity(0))
+    # A user who wants tf.data's tuning back sets it on the dataset.
+    options = tf.data.Options()
+    options.autotune.enabled = True
+    assert ds.with_options(options).options().autotune.enabled is True
+    assert sum(int(x.shape[0]) for x, _ in ds) == 25

@@ -55,6 +55,9 @@ def test_per_example_loading_decodes_only_unseen_examples(tmp_path):
         return i
 
     b = EpochBatches(10, 4, load, seed=1, per_example=True)
+    # A fresh pipeline every epoch: no tuning-model thread to wait for.
+    assert b.dataset(0).options().autotune.enabled is False
+    assert b.dataset(0).options().deterministic is True
     rest = np.concatenate([t.numpy() for t in b.dataset(0, start_step=1)])
     np.testing.assert_array_equal(rest, b.order(0)[4:])
     # The first batch's examples were never loaded (decoded).
