@@ -13,7 +13,10 @@ our side is timed twice: on a folder it has never seen, and on one whose
 screening verdicts it remembers from an earlier run (see
 keras_bigmodels/data/screening_cache.py);
 then the ratios against their targets, and with the cache off the peak memory
-(RSS) of iterating one epoch at two folder sizes, each in a fresh process.
+(RSS) of iterating one epoch at two folder sizes, each in a fresh process;
+and epochs of one dataset as `fit` runs them (a new iterator each) with our
+pipeline options and with tf.data's autotuning model turned back on (see
+keras_bigmodels/data/pipeline_options.py).
 
 The folders:
   photos  phone-sized JPEG photos (2400x1800), resized to 224
@@ -43,6 +46,7 @@ SCREENING_CACHE = os.path.join(tempfile.mkdtemp(prefix="kbm-bench-cache-"), "cac
 REPEATS = 7
 CACHED_REPEATS = 10  # a cached epoch of small images lasts tens of ms
 COLD_REPEATS = 9
+REPEATED_EPOCHS = 12
 
 
 def _photo(rng, width, height):
@@ -171,6 +175,30 @@ def bench_first_epochs(folder, size):
     return new, again, filling, cached, theirs
 
 
+def bench_repeated_epochs(folder, size):
+    """Wall seconds of epochs of one dataset, each through a new iterator as
+    Keras's `fit` runs them: ours as built, and the same dataset with
+    tf.data's autotuning model turned back on; the two take turns."""
+    import tensorflow as tf
+
+    from keras_bigmodels.data import image_folder
+
+    screening_memory(False)
+    ds = image_folder(
+        folder, image_size=(size, size), batch_size=BATCH, seed=0, verbose=False
+    )
+    options = tf.data.Options()
+    options.autotune.enabled = True
+    sides = {"ours": ds, "tuned": ds.with_options(options)}
+    times = {side: [] for side in sides}
+    for _ in range(REPEATED_EPOCHS + 1):
+        for side, d in sides.items():
+            t = time.perf_counter()
+            count(d)
+            times[side].append(time.perf_counter() - t)
+    return {side: np.array(t[1:]) for side, t in times.items()}  # 1st: warm-up
+
+
 def bench_article(folder, size, limit):
     # The article's load_data, with its missing `import os` added: one file at
     # a time, PIL resize, everything appended to a list in memory.
@@ -289,6 +317,7 @@ def bench_folder(root, spec, n):
     article = bench_article(folder, size, min(n, 300))
     assert keras_r[0] == first[0] == again[0] == cached[0] == filling[0] == n
     cold, cold_cpu = bench_cold(folder, size)
+    repeated = bench_repeated_epochs(folder, size)
 
     print(f"{'pipeline':<50}{'images/s':>10}{'CPU ms/image':>14}")
     rows = [
@@ -311,6 +340,13 @@ def bench_folder(root, spec, n):
         f"  CPU seconds of the same: ours {cold_cpu['ours']:.3f} s (remembered "
         f"{cold_cpu['ours, remembered']:.3f} s), image_dataset_from_directory "
         f"{cold_cpu['keras']:.3f} s"
+    )
+    print(
+        f"{REPEATED_EPOCHS} epochs of one dataset, a new iterator each (as fit runs "
+        f"them): ours median {np.median(repeated['ours']):.3f} s, slowest "
+        f"{repeated['ours'].max():.3f} s; with tf.data's autotuning model on: "
+        f"median {np.median(repeated['tuned']):.3f} s, slowest "
+        f"{repeated['tuned'].max():.3f} s"
     )
     ratios = [
         (
@@ -337,6 +373,11 @@ def bench_folder(root, spec, n):
         (
             "  in CPU seconds, screening remembered",
             cold_cpu["keras"] / cold_cpu["ours, remembered"],
+            None,
+        ),
+        (
+            "repeated epoch, tuning model on / ours (median)",
+            np.median(repeated["tuned"]) / np.median(repeated["ours"]),
             None,
         ),
         ("cached epoch / our first epoch", cached[1] / first[1], 10.0),
