@@ -610,7 +610,10 @@ def image_folder(
         A `tf.data.Dataset` of `(images, labels)` batches (images only when
         `labels` or `label_mode` is None), or a tuple of them for
         `subset="both"` / `"all"`. Each has `class_names`, `file_paths` and
-        `bad_files` attributes.
+        `bad_files` attributes. Files are decoded one per CPU core with
+        `tf.data`'s autotuning model off (see
+        `keras_bigmodels.data.pipeline_options`); `dataset.with_options` turns
+        it back on.
 
     Example:
 
