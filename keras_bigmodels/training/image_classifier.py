@@ -26,6 +26,7 @@ from keras_bigmodels.data.images import (
     load_image,
     stratified_split,
 )
+from keras_bigmodels.data.pipeline_options import parallel_calls, pipeline_options
 from keras_bigmodels.data.placement import prefetch_to_accelerator
 from keras_bigmodels.data.screening import BadFile, BadImageError
 from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES
@@ -152,9 +153,10 @@ def _folder_data(cfg: ImageClassifierConfig):
         images, labels = [], []
         for img, y in (
             tf.data.Dataset.range(n)
-            .map(load, num_parallel_calls=tf.data.AUTOTUNE)
+            .map(load, num_parallel_calls=parallel_calls())
             .ignore_errors(log_warning=True)
             .batch(256)
+            .with_options(pipeline_options())
         ):
             images.append(img.numpy())
             labels.append(y.numpy())
