@@ -44,6 +44,34 @@ def test_pixels_match_a_bilinear_resize_of_the_file(class_folder):
     np.testing.assert_allclose(x.numpy(), np.round(ref), atol=1.0)
 
 
+@pytest.mark.parametrize(
+    "interpolation", ["bilinear", "area", "nearest", "bicubic", "lanczos3"]
+)
+def test_every_resize_method_gives_rounded_clipped_pixels(tmp_path, interpolation):
+    # Black and white stripes: the cubic and Lanczos kernels overshoot the
+    # 0..255 range at the edges, so a missing clip would wrap around in uint8.
+    stripes = np.zeros((24, 30, 3), np.uint8)
+    stripes[:, ::4] = 255
+    stripes[::5] = 255
+    for name in ("a", "b"):
+        write_image(str(tmp_path / name / "0.png"), stripes)
+    ds = image_folder(
+        tmp_path,
+        image_size=(17, 11),
+        batch_size=None,
+        shuffle=False,
+        interpolation=interpolation,
+        verbose=False,
+    )
+    x, _ = next(iter(ds))
+    raw = tf.image.resize(stripes, (17, 11), method=interpolation).numpy()
+    ref = np.round(np.clip(raw.astype(np.float64), 0, 255)).astype(np.uint8)
+    assert x.dtype == tf.uint8
+    np.testing.assert_array_equal(x.numpy(), ref)
+    if interpolation in ("bicubic", "lanczos3"):
+        assert raw.min() < -0.5  # the clip mattered here
+
+
 def test_filename_labels_as_in_the_article(tmp_path):
     for label in range(3):
         for i in range(4):
