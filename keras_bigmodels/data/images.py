@@ -620,7 +620,7 @@ def image_folder(
         A `tf.data.Dataset` of `(images, labels)` batches (images only when
         `labels` or `label_mode` is None), or a tuple of them for
         `subset="both"` / `"all"`. Each has `class_names`, `file_paths` and
-        `bad_files` attributes. Files are decoded one per CPU core with
+        `bad_files` attributes. Files are decoded two calls per CPU core with
         `tf.data`'s autotuning model off (see
         `keras_bigmodels.data.pipeline_options`); `dataset.with_options` turns
         it back on.

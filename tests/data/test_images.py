@@ -372,7 +372,7 @@ def _parallel_map_calls(ds) -> list[int]:
     ]
 
 
-def test_pipeline_decodes_one_file_per_core_without_the_autotuning_model(
+def test_pipeline_decodes_two_files_per_core_without_the_autotuning_model(
     class_folder,
 ):
     from keras_bigmodels.data.pipeline_options import parallel_calls
@@ -384,7 +384,7 @@ def test_pipeline_decodes_one_file_per_core_without_the_autotuning_model(
         assert ds.options().autotune.enabled is False
         calls = _parallel_map_calls(ds)
         assert calls == [parallel_calls()] * (1 if dtype == "uint8" else 2)
-    assert parallel_calls() == len(os.sched_getaffinity(0))
+    assert parallel_calls() == 2 * len(os.sched_getaffinity(0))
     # A user who wants tf.data's tuning back sets it on the dataset.
     options = tf.data.Options()
     options.autotune.enabled = True
