@@ -138,15 +138,16 @@ def timed(*fns, repeats=REPEATS):
     return best if len(fns) > 1 else best[0]
 
 
-def new_cache() -> str:
-    """An empty screening cache: a folder never seen, as a user's first run
-    meets it (screening every file, then writing down the verdicts)."""
-    return tempfile.mkdtemp(dir=CACHE_ROOT)
+def screening_cache(remembered: bool) -> str:
+    """The screening cache of a run: the one remembering this folder's verdicts
+    from an earlier run, or a new, empty one: a folder never seen, as a user's
+    first run meets it (screening every file, then writing down the verdicts)."""
+    return SCREENING_CACHE if remembered else tempfile.mkdtemp(dir=CACHE_ROOT)
 
 
 def screening_memory(remembered: bool) -> None:
     """Screening verdicts remembered from an earlier run, or a folder new to us."""
-    os.environ["KERAS_BIGMODELS_CACHE"] = SCREENING_CACHE if remembered else new_cache()
+    os.environ["KERAS_BIGMODELS_CACHE"] = screening_cache(remembered)
 
 
 def bench_first_epochs(folder, size):
@@ -252,9 +253,8 @@ print(n, time.perf_counter() - t, time.process_time() - c)
 
 
 def cold_start(side, folder, size):
-    env = dict(os.environ, KERAS_BIGMODELS_CACHE=new_cache())
-    if side == "ours, remembered":
-        env["KERAS_BIGMODELS_CACHE"] = SCREENING_CACHE
+    cache = screening_cache(remembered=side == "ours, remembered")
+    env = dict(os.environ, KERAS_BIGMODELS_CACHE=cache)
     out = subprocess.run(
         [sys.executable, "-c", _COLD, side, folder, str(size)],
         capture_output=True,
