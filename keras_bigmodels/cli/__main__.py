@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 
 from keras_bigmodels.cli import _common
 
@@ -50,8 +51,49 @@ def build_parser() -> _common.OneLineParser:
     return parser
 
 
-def _raise_keyboard_interrupt(signum, frame):
+def _leave_during_start_up(signum, frame):
+    # Ctrl-C (or a scheduler's SIGTERM) while the arguments are read and
+    # TensorFlow and Keras import: nothing is written yet, so leave at once.
+    # A KeyboardInterrupt raised here would land inside an extension module's
+    # import, which Python reports as an ImportError; the libraries' guards
+    # around optional imports swallow that, and the command went on to train.
+    _common.leave_now("interrupted; nothing was written", 130)
+
+
+def _interrupt_when_safe(signum, frame):
+    # Once the command runs, Ctrl-C and SIGTERM raise KeyboardInterrupt, so
+    # that a run folder is saved and marked; but not where Python or
+    # TensorFlow turn it into another error: inside an import (see above) or
+    # while TensorFlow traces a function (a StagingError or SystemError that
+    # ends the command with a traceback). There the signal is sent again
+    # shortly, once the import or the tracing is over.
+    if _importing(frame) or _tracing():
+        again = threading.Timer(0.05, os.kill, (os.getpid(), signum))
+        again.daemon = True
+        again.start()
+        return
     raise KeyboardInterrupt
+
+
+def _importing(frame) -> bool:
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _tracing() -> bool:
+    tf = sys.modules.get("tensorflow")
+    # Building a graph: a tf.function, a tf.data map, a Keras train step.
+    return tf is not None and tf.inside_function()
+
+
+def _on_interrupt(handler) -> dict:
+    """Route SIGINT and SIGTERM to `handler`; returns the previous handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}  # only the main thread may set handlers (main() in a thread)
+    return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
 
 
 def _command_name(args) -> str:
@@ -65,16 +107,15 @@ def main(argv=None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):  # not when replaced by a StringIO
             stream.reconfigure(errors="backslashreplace")
+    previous = _on_interrupt(_leave_during_start_up)
     try:
         return _main(argv)
     except KeyboardInterrupt:
         # Ctrl-C before a command has started anything: nothing to keep.
-        _common.fail("interrupted; nothing was written", 130)
-        # Leave now: a signal that arrived while a module was importing can
-        # otherwise end the interpreter with SIGINT instead of this status.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(130)
+        _common.leave_now("interrupted; nothing was written", 130)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _main(argv) -> int:
@@ -95,14 +136,14 @@ def _main(argv) -> int:
             _common.in_flag_terms(problem, parser, args),
             2 if problem.startswith("unknown") else 1,
         )
-    # A scheduler's SIGTERM (preemption) ends a run like Ctrl-C: state saved,
-    # manifest marked, one line.
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     if not args.verbose:
         _common.plain_warnings(lambda m: _common.in_flag_terms(m, parser, args))
+    if getattr(args, "needs_tensorflow", True):
+        _common.start_tensorflow(args.verbose)
+    # From here a scheduler's SIGTERM (preemption) ends a run like Ctrl-C:
+    # state saved, manifest marked, one line.
+    _on_interrupt(_interrupt_when_safe)
     try:
-        if getattr(args, "needs_tensorflow", True):
-            _common.start_tensorflow(args.verbose)
         return args.run(args)
     except KeyboardInterrupt as e:
         run_dir = getattr(e, "run_dir", None)

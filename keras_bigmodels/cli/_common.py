@@ -22,32 +22,56 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+# The terminal's stderr while `_native_stderr_silenced` points fd 2 elsewhere.
+_terminal_stderr: int | None = None
+
+
 @contextlib.contextmanager
 def _native_stderr_silenced():
     # TensorFlow's C++ start-up messages (CUDA probes, CPU feature notices)
     # are written straight to file descriptor 2, below Python's sys.stderr.
+    global _terminal_stderr
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
+        _terminal_stderr = saved
         yield
     finally:
+        _terminal_stderr = None
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
 
 
+def leave_now(message: str, code: int) -> None:
+    """Print one error line to the terminal and end the process at once.
+
+    For a signal that arrives before a command has written anything: no
+    clean-up is owed, and nothing below may catch the exit.
+    """
+    line = f"keras-bigmodels: error: {message}\n".encode(errors="backslashreplace")
+    for stream in (sys.stdout, sys.stderr):
+        # A signal handler may run while a stream is mid-write (reentrant).
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os.write(2 if _terminal_stderr is None else _terminal_stderr, line)
+    os._exit(code)
+
+
 def start_tensorflow(verbose: bool = False):
     """Import TensorFlow and find its devices, quietly unless `verbose`."""
     if verbose:
+        import keras  # noqa: F401  (its start-up too, before a command runs)
         import tensorflow as tf
 
         tf.config.list_physical_devices()
         return tf
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with _native_stderr_silenced():
+        import keras  # noqa: F401  (its start-up too, before a command runs)
         import tensorflow as tf
 
         tf.config.list_physical_devices()

@@ -393,6 +393,73 @@ def test_gbk_text_folders_for_the_classifiers(tmp_path):
 # --- 9. Ctrl-C --------------------------------------------------------------------
 
 
+def _stdout_after_ctrl_c(script_body: str, cwd) -> str:
+    """Run `script_body` with the command's Ctrl-C handler; its stdout."""
+    script = (
+        "import os, signal, sys, time\n"
+        "from keras_bigmodels.cli import __main__ as cli\n"
+        "cli._on_interrupt(cli._interrupt_when_safe)\n" + script_body
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_ctrl_c_inside_an_import_waits_for_the_import_to_finish(tmp_path):
+    # Python turns a KeyboardInterrupt raised inside an extension module's
+    # import into an ImportError, which guards like TensorFlow's `try: import
+    # ssl / except ImportError` swallow, and the command trained on. Once a
+    # command runs, Ctrl-C inside an import is sent again after it.
+    (tmp_path / "slow_module.py").write_text(
+        "import os, signal, time\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "for _ in range(20):\n"
+        "    time.sleep(0.01)\n"
+        "DONE = True\n"
+    )
+    body = (
+        "try:\n"
+        "    import slow_module\n"
+        "except ImportError:\n"
+        "    sys.exit('swallowed')\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit('raised inside the import')\n"
+        "try:\n"
+        "    time.sleep(5)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('after the import', slow_module.DONE)\n"
+    )
+    assert _stdout_after_ctrl_c(body, tmp_path) == "after the import True"
+
+
+def test_ctrl_c_while_tensorflow_traces_waits_for_the_trace(tmp_path):
+    # Raised inside tf.function tracing, a KeyboardInterrupt comes out as a
+    # StagingError or SystemError with a traceback; the command raises it
+    # once the trace is built.
+    body = (
+        "import tensorflow as tf\n"
+        "@tf.function\n"
+        "def traced(x):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    for _ in range(20):\n"
+        "        time.sleep(0.01)\n"
+        "    return x + 1\n"
+        "try:\n"
+        "    traced(tf.constant(1))\n"
+        "    time.sleep(5)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('after the trace', traced.experimental_get_tracing_count())\n"
+    )
+    assert _stdout_after_ctrl_c(body, tmp_path) == "after the trace 1"
+
+
 @pytest.mark.parametrize("delay", [0.15, 0.5, 1.5])
 def test_ctrl_c_during_start_up_is_one_line(tmp_path, delay):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}

@@ -138,7 +138,11 @@ def test_a_second_kill_after_resuming_still_resumes_exactly(tmp_path, reference)
     _check_same_as_reference(run_dir, reference)
 
 
-def test_ctrl_c_ends_with_one_line_and_a_resumable_folder(tmp_path, reference):
+# SIGTERM is how a scheduler preempts a job; it ends a run like Ctrl-C.
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"]
+)
+def test_ctrl_c_ends_with_one_line_and_a_resumable_folder(tmp_path, reference, signum):
     out = str(tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "keras_bigmodels", *ARGS, "--out", out],
@@ -152,7 +156,7 @@ def test_ctrl_c_ends_with_one_line_and_a_resumable_folder(tmp_path, reference):
         for d in _run_dirs(out)
     ):
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
     lines = [line for line in err.splitlines() if line.strip()]
