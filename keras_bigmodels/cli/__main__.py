@@ -6,7 +6,6 @@ here trains or loads anything itself.
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
@@ -68,7 +67,7 @@ def _interrupt_when_safe(signum, frame):
     # ends the command with a traceback). There the signal is sent again
     # shortly, once the import or the tracing is over.
     if _importing(frame) or _tracing():
-        again = threading.Timer(0.05, os.kill, (os.getpid(), signum))
+        again = threading.Timer(0.05, signal.raise_signal, (signum,))
         again.daemon = True
         again.start()
         return
