@@ -46,13 +46,17 @@ def _native_stderr_silenced():
         os.close(devnull)
 
 
+def _error_line(message: str) -> str:
+    return f"keras-bigmodels: error: {message}\n"
+
+
 def leave_now(message: str, code: int) -> None:
     """Print one error line to the terminal and end the process at once.
 
     For a signal that arrives before a command has written anything: no
     clean-up is owed, and nothing below may catch the exit.
     """
-    line = f"keras-bigmodels: error: {message}\n".encode(errors="backslashreplace")
+    line = _error_line(message).encode(errors="backslashreplace")
     for stream in (sys.stdout, sys.stderr):
         # A signal handler may run while a stream is mid-write (reentrant).
         with contextlib.suppress(Exception):
@@ -62,28 +66,24 @@ def leave_now(message: str, code: int) -> None:
 
 
 def start_tensorflow(verbose: bool = False):
-    """Import TensorFlow and find its devices, quietly unless `verbose`."""
-    if verbose:
+    """Import TensorFlow and Keras and find the devices, quietly unless `verbose`."""
+    if not verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with contextlib.nullcontext() if verbose else _native_stderr_silenced():
         import keras  # noqa: F401  (its start-up too, before a command runs)
         import tensorflow as tf
 
         tf.config.list_physical_devices()
-        return tf
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with _native_stderr_silenced():
-        import keras  # noqa: F401  (its start-up too, before a command runs)
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
-    tf.get_logger().setLevel(logging.ERROR)
-    logging.getLogger("absl").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    if not verbose:
+        tf.get_logger().setLevel(logging.ERROR)
+        logging.getLogger("absl").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
     return tf
 
 
 def fail(message: str, code: int = 1) -> int:
     """Print one error line to stderr and return the exit code."""
-    print(f"keras-bigmodels: error: {message}", file=sys.stderr)
+    print(_error_line(message), end="", file=sys.stderr)
     return code
 
 
