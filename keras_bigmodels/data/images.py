@@ -39,6 +39,11 @@ _JPEG_RATIOS = (1, 2, 4, 8)
 _BRANCH_TF = len(_JPEG_RATIOS)
 _BRANCH_PIL = _BRANCH_TF + 1
 _SHUFFLE_BUFFER_CACHED = 4096
+# Screening reads a small file whole; up to this many bytes of such files are
+# kept for their decoders instead of being read again in the first epoch
+# (about 5% of an epoch of small JPEGs). The cap keeps memory flat however
+# large the folder.
+KEPT_BYTES = 16 << 20
 
 
 @dataclasses.dataclass
@@ -51,6 +56,9 @@ class ImageIndex:
         class_names: list of str. Sorted class names (numbers numerically).
         infos: list of `ImageInfo`. Decoder kind, size and format per path.
         bad_files: list of `BadFile`. Files left out and why.
+        contents: list of bytes or None, or None. Each file's content as
+            screening read it, where it was kept (see `KEPT_BYTES`), so that
+            its decoder does not read it a second time.
     """
 
     paths: list
@@ -58,6 +66,7 @@ class ImageIndex:
     class_names: list
     infos: list
     bad_files: list
+    contents: list | None = None
 
     def subset(self, indices: np.ndarray) -> ImageIndex:
         """The same index restricted to `indices` (bad files kept)."""
@@ -68,6 +77,7 @@ class ImageIndex:
             self.class_names,
             [self.infos[i] for i in indices],
             self.bad_files,
+            None if self.contents is None else [self.contents[i] for i in indices],
         )
 
 
@@ -217,16 +227,20 @@ def scan_image_folder(
     paths = [paths[i] for i in keep]
     names = [names[i] for i in keep]
 
-    infos, bad_images = screen_remembered(paths, verify, directory)
-    bad.extend(bad_images)
+    screened = screen_remembered(paths, verify, directory, KEPT_BYTES)
+    bad.extend(screened.bad_files)
+    infos = screened.infos
     good = [i for i, info in enumerate(infos) if info is not None]
     screening.report_bad_files(bad, on_bad_file)
     if not good:
         raise ValueError(_why_no_images(directory, bad, class_names, found))
     paths = [paths[i] for i in good]
     infos = [infos[i] for i in good]
+    contents = [screened.contents[i] for i in good]
+    if not any(contents):
+        contents = None
     if label_of is None:
-        return ImageIndex(paths, None, [], infos, bad)
+        return ImageIndex(paths, None, [], infos, bad, contents)
 
     names = [names[i] for i in good]
     if class_names is None:
@@ -239,7 +253,7 @@ def scan_image_folder(
     class_names = [str(c) for c in class_names]
     lookup = {c: i for i, c in enumerate(class_names)}
     label_ids = np.array([lookup[n] for n in names], dtype=np.int64)
-    return ImageIndex(paths, label_ids, class_names, infos, bad)
+    return ImageIndex(paths, label_ids, class_names, infos, bad, contents)
 
 
 def _why_no_images(directory, bad, class_names, found) -> str:
@@ -360,7 +374,7 @@ _CONVEX_INTERPOLATIONS = frozenset({"bilinear", "area", "nearest"})
 
 
 def _make_decoder(image_size, color_mode: str, interpolation: str, branches=None):
-    """A graph function: (path, branch) -> uint8 image (H, W, C).
+    """A graph function: (path, branch[, bytes]) -> uint8 image (H, W, C).
 
     `branches` lists the decoder branches the folder needs (`_branch_for`
     values); only those are built, so a folder of JPEG files of one size class
@@ -409,9 +423,11 @@ def _make_decoder(image_size, color_mode: str, interpolation: str, branches=None
     # Plain TensorFlow ops only: autograph would spend most of the start-up
     # (about 0.8 s of a 0.9 s build) rewriting these functions for nothing.
     @tf.autograph.experimental.do_not_convert
-    def decode(path, branch):
-        # PIL reads the file itself; only the TensorFlow decoders need bytes.
-        data = None if branches == [_BRANCH_PIL] else tf.io.read_file(path)
+    def decode(path, branch, data=None):
+        # `data`: the file's bytes, or None to read them here. PIL reads the
+        # file itself; only the TensorFlow decoders need bytes.
+        if data is None and branches != [_BRANCH_PIL]:
+            data = tf.io.read_file(path)
         if len(decoders) == 1:
             img = decoders[0](path, data)
         else:
@@ -445,24 +461,49 @@ def example_loader(
     image_size,
     color_mode: str = "rgb",
     interpolation: str = "bilinear",
+    labels: bool = True,
 ):
     """A graph function `i -> (uint8 image, label)` over a screened index.
 
-    For pipelines that choose their own order (`data.batches.EpochBatches`):
-    only the examples asked for are read and decoded.
+    Only the examples asked for are read and decoded, so it serves
+    `image_folder`'s pipeline and those that choose their own order
+    (`data.batches.EpochBatches`). Files whose content screening kept
+    (`index.contents`) are decoded from it without being read again.
+    With `labels=False` it returns the image alone.
     """
     present, ids = _compact_branches(index, image_size, color_mode)
     branches = tf.constant(ids, tf.int32)
     paths = _path_tensor(index.paths)
-    labels = tf.constant(
+    label_ids = tf.constant(
         index.labels if index.labels is not None else np.zeros(len(index.paths)),
         tf.int64,
     )
     decode = _make_decoder(image_size, color_mode, interpolation, present)
+    kept, every_file = index.contents, False
+    if kept is not None:
+        every_file = all(c is not None for c in kept)
+        kept = tf.constant([c or b"" for c in kept], tf.string)
+
+    # tf.gather, not `tensor[i]`: indexing traces a strided slice with three
+    # packed constants, several ms of every dataset's build.
+    def content(i):
+        if kept is None:
+            return None
+        if every_file:
+            return tf.gather(kept, i)
+        # Some files kept (the rest were over the budget or are Pillow's).
+        data = tf.gather(kept, i)
+        return tf.cond(
+            tf.strings.length(data) > 0,
+            lambda: data,
+            lambda: tf.io.read_file(tf.gather(paths, i)),
+        )
 
     @tf.autograph.experimental.do_not_convert
     def load(i):
-        return decode(paths[i], branches[i]), labels[i]
+        path, branch = tf.gather(paths, i), tf.gather(branches, i)
+        img = decode(path, branch, content(i))
+        return (img, tf.gather(label_ids, i)) if labels else img
 
     return load
 
@@ -481,28 +522,14 @@ def _dataset_from_index(
     device_prefetch,
 ) -> tf.data.Dataset:
     n = len(index.paths)
-    present, branches = _compact_branches(index, image_size, color_mode)
-    decode = _make_decoder(image_size, color_mode, interpolation, present)
     with_labels = index.labels is not None and label_mode is not None
-    # One conversion of the whole list: given a list, from_tensor_slices
-    # builds a type spec per path first (several ms on a folder of thousands).
-    paths = _path_tensor(index.paths)
-    if with_labels:
-        ds = tf.data.Dataset.from_tensor_slices((paths, branches, index.labels))
-    else:
-        ds = tf.data.Dataset.from_tensor_slices((paths, branches))
+    load = example_loader(index, image_size, color_mode, interpolation, with_labels)
+    # Indices, not paths (or kept contents), go through the shuffle buffer:
+    # memory stays flat however big the folder.
+    ds = tf.data.Dataset.range(n)
     if shuffle and not cache:
-        # Shuffling paths (bytes each) keeps memory flat however big the folder.
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    if with_labels:
-
-        @tf.autograph.experimental.do_not_convert
-        def decode_with_label(path, branch, label):
-            return decode(path, branch), label
-
-        ds = ds.map(decode_with_label, num_parallel_calls=parallel_calls())
-    else:
-        ds = ds.map(decode, num_parallel_calls=parallel_calls())
+    ds = ds.map(load, num_parallel_calls=parallel_calls())
     # Screening catches every bad file we know of; this is the last guard so a
     # file that changes or fails after screening is dropped, never fatal. The
     # repeat/take refills a dropped slot from the next pass, so the dataset

@@ -243,15 +243,28 @@ def screen_file(path: str, verify: str = "fast") -> ImageInfo:
         BadImageError: the file is empty, not an image, truncated, corrupt or in
             a format that cannot be decoded. The message gives the reason.
     """
+    return _screen(path, verify)[0]
+
+
+def _screen(path: str, verify: str) -> tuple[ImageInfo, tuple[int, int], bytes | None]:
+    """`screen_file`, also returning what the read learned on the way.
+
+    Returns `(info, (size, mtime_ns), content)`: the file's size and
+    modification time as it was screened (the screening cache's key, without
+    a second `stat`), and the whole file when one read took all of it (small
+    files), else None.
+    """
     try:
         # A raw descriptor and one read: half the cost of a buffered file on
         # the small images where screening time matters most.
         fd = os.open(path, _OPEN_FLAGS)
         try:
-            size = os.fstat(fd).st_size
+            st = os.fstat(fd)
+            size = st.st_size
             data = os.read(fd, size if size <= _WHOLE_READ_BYTES else _HEAD_BYTES)
             if not data:
                 raise BadImageError("empty file")
+            stamp = (size, st.st_mtime_ns)
             info = None
             if verify == "fast":
                 if data[:2] == b"\xff\xd8":
@@ -259,7 +272,7 @@ def screen_file(path: str, verify: str = "fast") -> ImageInfo:
                 elif data[:8] == _PNG_SIGNATURE:
                     info = _probe_png(_read_whole(fd, data, size))
             if info is not None and info.width > 0 and info.height > 0:
-                return info
+                return info, stamp, data if len(data) == size else None
             # Unusual headers and full verification: Pillow has the last word.
             with Image.open(path) as im:
                 fmt, mode, (width, height) = im.format, im.mode, im.size
@@ -299,44 +312,93 @@ def screen_file(path: str, verify: str = "fast") -> ImageInfo:
         raise BadImageError(f"refused as a decompression bomb ({e})") from None
     if width <= 0 or height <= 0:
         raise BadImageError(f"image has no pixels (size {width}x{height})")
-    return ImageInfo(kind, width, height, fmt, mode)
+    # Pillow decodes KIND_PIL files from their path: their bytes are not kept.
+    whole = data if len(data) == size and kind != KIND_PIL else None
+    return ImageInfo(kind, width, height, fmt, mode), stamp, whole
+
+
+@dataclasses.dataclass
+class Screened:
+    """What `screen_files` found, one entry per path in the order given.
+
+    Attributes:
+        infos: `ImageInfo` of each file, or None for a bad one.
+        bad_files: list of `BadFile`, the bad files in order.
+        stamps: `(size, mtime_ns)` of each good file as it was screened, or
+            None (a bad file, or a verdict not screened now).
+        contents: the whole file, kept for its decoder so that it is not read
+            twice (small files, within the `keep_bytes` budget), or None.
+    """
+
+    infos: list
+    bad_files: list
+    stamps: list
+    contents: list
 
 
 def screen_files(
-    paths: list[str], verify: str = "fast", num_workers: int | None = None
-) -> tuple[list[ImageInfo | None], list[BadFile]]:
-    """Screen many files in parallel.
+    paths: list[str],
+    verify: str = "fast",
+    num_workers: int | None = None,
+    keep_bytes: int = 0,
+) -> Screened:
+    """Screen many files, in parallel where that pays.
+
+    Args:
+        paths: list of str. The files.
+        verify: str. `"fast"` or `"full"`.
+        num_workers: int or None. Threads for full verification.
+        keep_bytes: int. Keep the contents of files read whole, in order,
+            while their total stays within this many bytes.
 
     Returns:
-        `(infos, bad_files)`: `infos[i]` is the `ImageInfo` of `paths[i]`, or
-        None when that file is bad; `bad_files` lists the bad ones in order.
+        A `Screened`.
     """
+    infos: list[ImageInfo | None] = []
+    bad: list[BadFile] = []
+    stamps: list[tuple[int, int] | None] = []
+    contents: list[bytes | None] = []
+    left = keep_bytes
+
+    def keep(content):
+        # Within the budget as the files come: never more held than it allows.
+        nonlocal left
+        if content is None or len(content) > left:
+            return None
+        left -= len(content)
+        return content
 
     # Full decodes release the GIL inside Pillow, so threads overlap them; the
     # fast structural checks are pure Python, where threads only contend.
     if verify == "fast" or len(paths) < 64:
-        # A plain loop: a wrapper call and a tuple per file cost a tenth of
-        # what screening a small JPEG does.
-        infos: list[ImageInfo | None] = []
-        bad: list[BadFile] = []
+        # A plain loop: a pool's wrapper call and tuple per file cost a tenth
+        # of what screening a small JPEG does.
         for path in paths:
             try:
-                infos.append(screen_file(path, verify))
+                info, stamp, content = _screen(path, verify)
             except BadImageError as e:
-                infos.append(None)
+                info = stamp = content = None
                 bad.append(BadFile(path, str(e)))
-        return infos, bad
+            infos.append(info)
+            stamps.append(stamp)
+            contents.append(keep(content))
+    else:
 
-    def one(path):
-        try:
-            return screen_file(path, verify), None
-        except BadImageError as e:
-            return None, BadFile(path, str(e))
+        def one(path):
+            try:
+                return _screen(path, verify), None
+            except BadImageError as e:
+                return (None, None, None), BadFile(path, str(e))
 
-    workers = num_workers or min(16, 2 * (os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(one, paths, chunksize=32))
-    return [i for i, _ in results], [b for _, b in results if b is not None]
+        workers = num_workers or min(16, 2 * (os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for (info, stamp, content), bad_file in pool.map(one, paths, chunksize=32):
+                infos.append(info)
+                stamps.append(stamp)
+                contents.append(keep(content))
+                if bad_file is not None:
+                    bad.append(bad_file)
+    return Screened(infos, bad, stamps, contents)
 
 
 def report_bad_files(bad_files: list[BadFile], on_bad_file: str) -> None:

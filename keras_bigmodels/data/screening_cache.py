@@ -94,10 +94,18 @@ class ScreeningCache:
             return None, BadFile(path, entry[3])
         return ImageInfo(*entry[3:]), None
 
-    def store(self, path: str, info: ImageInfo | None, bad: BadFile | None) -> None:
+    def store(
+        self,
+        path: str,
+        info: ImageInfo | None,
+        bad: BadFile | None,
+        stamp: tuple[int, int] | None = None,
+    ) -> None:
+        """Remember the verdict on `path`; `stamp` is its `(size, mtime_ns)`
+        as screened (taken now when not given)."""
         if self.file is None:
             return
-        stamp = _stamp(path)
+        stamp = stamp or _stamp(path)
         if stamp is None:
             return
         if time.time() - stamp[1] / 1e9 < _SETTLE_SECONDS:
@@ -138,22 +146,33 @@ class ScreeningCache:
 
 
 def screen_remembered(
-    paths: list[str], verify: str, directory: str
-) -> tuple[list[ImageInfo | None], list[BadFile]]:
+    paths: list[str], verify: str, directory: str, keep_bytes: int = 0
+) -> screening.Screened:
     """`screening.screen_files` for the files of `directory`, with the cache.
 
-    Unchanged files take their remembered verdict (one `stat` each); the rest
-    are screened and remembered. Same return value as `screen_files`.
+    Unchanged files take their remembered verdict (one `stat` each, and no
+    content kept); the rest are screened and remembered.
     """
     cache = ScreeningCache(directory, verify)
     known = cache.lookup if cache.entries else lambda path: None
     results = [known(p) for p in paths]
     todo = [i for i, r in enumerate(results) if r is None]
+    stamps: list = [None] * len(paths)
+    contents: list = [None] * len(paths)
     if todo:
-        infos, bad = screening.screen_files([paths[i] for i in todo], verify)
-        bad_files = iter(bad)  # in the order of the files that failed
-        for i, info in zip(todo, infos, strict=True):
+        fresh = screening.screen_files(
+            [paths[i] for i in todo], verify, keep_bytes=keep_bytes
+        )
+        bad_files = iter(fresh.bad_files)  # in the order of the files that failed
+        for j, i in enumerate(todo):
+            info = fresh.infos[j]
             results[i] = (info, None if info is not None else next(bad_files))
-            cache.store(paths[i], *results[i])
+            stamps[i], contents[i] = fresh.stamps[j], fresh.contents[j]
+            cache.store(paths[i], *results[i], stamps[i])
         cache.save()
-    return [r[0] for r in results], [r[1] for r in results if r[1] is not None]
+    return screening.Screened(
+        [r[0] for r in results],
+        [r[1] for r in results if r[1] is not None],
+        stamps,
+        contents,
+    )

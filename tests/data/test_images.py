@@ -191,6 +191,51 @@ def test_cache_in_memory_and_on_disk_match_uncached(class_folder, tmp_path_facto
     assert any(f.startswith("images") for f in os.listdir(path.parent))
 
 
+@pytest.mark.parametrize(
+    "color_mode,pillow_file", [("rgb", True), ("grayscale", True), ("rgb", False)]
+)
+def test_screened_contents_kept_or_read_again_give_the_same_pixels(
+    tmp_path, monkeypatch, color_mode, pillow_file
+):
+    # Screening keeps small files' bytes for their decoders up to a budget;
+    # every file, kept or read again (over the budget, or Pillow's), must give
+    # the pixels a plain read gives, in the same order and with its label.
+    from keras_bigmodels.data import images as I  # noqa: N812
+
+    make_class_folder(tmp_path, {"a": 4, "b": 4}, ext=".jpg")
+    make_class_folder(tmp_path, {"a": 3, "b": 3}, ext=".png")
+    if pillow_file:
+        write_image(str(tmp_path / "a" / "x.tif"), pattern_image(2), fmt="TIFF")
+    kw = dict(
+        image_size=(12, 10),
+        batch_size=None,
+        shuffle=False,
+        color_mode=color_mode,
+        verbose=False,
+        device_prefetch=False,
+    )
+
+    def epoch(budget):
+        monkeypatch.setattr(I, "KEPT_BYTES", budget)
+        monkeypatch.setenv("KERAS_BIGMODELS_CACHE", "off")
+        ds = image_folder(tmp_path, **kw)
+        xs, ys = zip(*ds.as_numpy_iterator(), strict=True)
+        return ds.index.contents, np.stack(xs), np.array(ys)
+
+    default = I.KEPT_BYTES
+    none, x0, y0 = epoch(0)
+    assert none is None
+    total = sum(os.path.getsize(p) for p in I.list_image_files(tmp_path))
+    some, x1, y1 = epoch(total // 2)
+    assert any(c is None for c in some) and any(c is not None for c in some)
+    every, x2, y2 = epoch(default)
+    tif = [p.endswith(".tif") for p in image_folder(tmp_path, **kw).file_paths]
+    assert [c is None for c in every] == tif  # Pillow's files are read by Pillow
+    for x, y in ((x1, y1), (x2, y2)):
+        np.testing.assert_array_equal(x, x0)
+        np.testing.assert_array_equal(y, y0)
+
+
 def test_shuffle_differs_between_epochs_but_is_seeded(class_folder):
     kw = dict(image_size=(8, 8), batch_size=None, seed=3, verbose=False)
 

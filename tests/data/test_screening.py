@@ -93,7 +93,14 @@ def test_bad_file_found_by_load_image(tmp_path):
         load_image(tmp_path / "missing.png")
 
 
-def test_file_that_breaks_after_screening_is_dropped_not_fatal(tmp_path):
+@pytest.mark.parametrize("kept", [0, None], ids=["read-again", "kept"])
+def test_file_that_breaks_after_screening_is_dropped_not_fatal(
+    tmp_path, monkeypatch, kept
+):
+    from keras_bigmodels.data import images
+
+    if kept is not None:  # nothing kept: every file is read again to decode it
+        monkeypatch.setattr(images, "KEPT_BYTES", kept)
     make_class_folder(tmp_path, {"a": 4, "b": 4})
     ds = image_folder(
         tmp_path,
@@ -103,15 +110,46 @@ def test_file_that_breaks_after_screening_is_dropped_not_fatal(tmp_path):
         verbose=False,
         device_prefetch=False,
     )
+    before = [x for x, _ in ds.as_numpy_iterator()]
     # Truncate one file after the dataset was built.
     victim = ds.file_paths[0]
     with open(victim, "r+b") as f:
         f.truncate(50)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        paths_seen = len(list(ds))
-    # The broken file's slot is refilled, so the epoch keeps its length.
-    assert paths_seen == 8
+        after = [x for x, _ in ds.as_numpy_iterator()]
+    # The epoch keeps its length: a broken file's slot is refilled, and a file
+    # whose screened content was kept decodes from what was screened.
+    assert len(after) == 8
+    if kept is None:
+        np.testing.assert_array_equal(np.stack(after), np.stack(before))
+    else:
+        assert not any(np.array_equal(before[0], x) for x in after[:7])
+
+
+def test_screen_files_keeps_whole_small_files_within_the_budget(tmp_path):
+    from keras_bigmodels.data import screening
+
+    paths = make_class_folder(tmp_path, {"a": 5, "b": 5}, ext=".jpg")
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (400, 400, 3), dtype=np.uint8)  # > 256 KiB as PNG
+    paths.append(write_image(str(tmp_path / "a" / "big.png"), noise))
+    sizes = [os.path.getsize(p) for p in paths]
+    assert sizes[-1] > screening._WHOLE_READ_BYTES
+    budget = sum(sizes[:4]) + sizes[4] // 2  # room for the first four only
+    got = screening.screen_files(paths, keep_bytes=budget)
+    assert got.bad_files == [] and None not in got.infos
+    assert got.stamps == [(os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths]
+    kept = [c is not None for c in got.contents]
+    assert kept[:4] == [True] * 4 and kept[-1] is False
+    assert sum(len(c) for c in got.contents if c is not None) <= budget
+    for path, content in zip(paths, got.contents, strict=True):
+        if content is not None:
+            with open(path, "rb") as f:
+                assert content == f.read()
+    # The big file is never kept, whatever the budget; no budget keeps nothing.
+    assert screening.screen_files(paths, keep_bytes=1 << 30).contents[-1] is None
+    assert screening.screen_files(paths).contents == [None] * len(paths)
 
 
 COLOR_CASES = {

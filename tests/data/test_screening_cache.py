@@ -28,13 +28,13 @@ def cache(tmp_path, monkeypatch):
 def counted(monkeypatch):
     """Count the files screening actually opens."""
     seen = []
-    real = screening.screen_file
+    real = screening._screen  # what screen_file and screen_files both run
 
     def spy(path, verify="fast"):
         seen.append(path)
         return real(path, verify)
 
-    monkeypatch.setattr(screening, "screen_file", spy)
+    monkeypatch.setattr(screening, "_screen", spy)
     return seen
 
 
