@@ -82,6 +82,8 @@ class BadImageError(ValueError):
 # Start-of-frame markers: every one but DHT (C4), JPG (C8) and DAC (CC).
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _JPEG_MODES = {1: "L", 3: "RGB", 4: "CMYK"}
+_SEGMENT = struct.Struct(">BBH")  # 0xFF, marker, segment length
+_FRAME = struct.Struct(">HHB")  # a frame header's height, width, components
 
 
 # Files up to this size are read whole in one system call (a PNG's checksums
@@ -132,35 +134,35 @@ def _probe_jpeg(fd: int, size: int, data: bytes) -> ImageInfo | None:
     more is read from `fd` only for very large EXIF blocks. Returns None when
     the header is unusual (Pillow then has the last word).
     """
-    i = 2  # after the start-of-image marker
+    i, n = 2, len(data)  # i: after the start-of-image marker
     while True:
-        if i + 10 > len(data):
-            more = _pread(fd, max(65536, i + 10 - len(data)), len(data))
-            if not more or len(data) > (1 << 20):
+        if i + 10 > n:
+            more = _pread(fd, max(65536, i + 10 - n), n)
+            if not more or n > (1 << 20):
                 return None
             data += more
+            n = len(data)
             continue
-        if data[i] != 0xFF:
+        # One unpack per segment: a slice and int.from_bytes cost more.
+        ff, marker, length = _SEGMENT.unpack_from(data, i)
+        if ff != 0xFF:
             return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # no length field
-            i += 2
-            continue
         if marker in _SOF_MARKERS:
-            height = int.from_bytes(data[i + 5 : i + 7], "big")
-            width = int.from_bytes(data[i + 7 : i + 9], "big")
-            mode = _JPEG_MODES.get(data[i + 9])
+            height, width, components = _FRAME.unpack_from(data, i + 5)
+            mode = _JPEG_MODES.get(components)
             if not (height and width and mode):
                 return None
             if not _jpeg_ends(fd, data, size):
                 raise BadImageError("truncated JPEG (no end-of-image marker)")
             return ImageInfo(KIND_JPEG, width, height, "JPEG", mode)
-        if marker == 0xDA:  # scan data before any frame header
+        if marker == 0xFF:  # fill byte
+            i += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # no length field
+            i += 2
+        elif marker == 0xDA:  # scan data before any frame header
             return None
-        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+        else:
+            i += 2 + length
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
