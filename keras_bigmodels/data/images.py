@@ -39,10 +39,10 @@ _JPEG_RATIOS = (1, 2, 4, 8)
 _BRANCH_TF = len(_JPEG_RATIOS)
 _BRANCH_PIL = _BRANCH_TF + 1
 _SHUFFLE_BUFFER_CACHED = 4096
-# Screening reads a small file whole; up to this many bytes of such files are
-# kept for their decoders instead of being read again in the first epoch
-# (about 5% of an epoch of small JPEGs). The cap keeps memory flat however
-# large the folder.
+# Screening reads a small file whole; up to this many bytes of files of at
+# most 64 KiB are kept for their decoders instead of being read again (a few
+# percent of an epoch of small JPEGs). The cap keeps memory flat however large
+# the folder.
 KEPT_BYTES = 16 << 20
 
 

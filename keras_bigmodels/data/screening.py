@@ -92,6 +92,11 @@ _FRAME = struct.Struct(">HHB")  # a frame header's height, width, components
 # nearly every image.
 _WHOLE_READ_BYTES = 1 << 18
 _HEAD_BYTES = 1 << 16
+# Of the files read whole, those up to this size may be kept for their decoder
+# (`screen_files(keep_bytes=...)`): reading a file costs its decoder a fixed
+# few microseconds, worth saving on small images; on larger ones decoding
+# dwarfs it and a kept copy would only take memory.
+_KEPT_FILE_BYTES = 1 << 16
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)  # O_BINARY: Windows only
 
 
@@ -329,7 +334,7 @@ class Screened:
         stamps: `(size, mtime_ns)` of each good file as it was screened, or
             None (a bad file, or a verdict not screened now).
         contents: the whole file, kept for its decoder so that it is not read
-            twice (small files, within the `keep_bytes` budget), or None.
+            twice (files up to 64 KiB, within the `keep_bytes` budget), or None.
     """
 
     infos: list
@@ -350,8 +355,8 @@ def screen_files(
         paths: list of str. The files.
         verify: str. `"fast"` or `"full"`.
         num_workers: int or None. Threads for full verification.
-        keep_bytes: int. Keep the contents of files read whole, in order,
-            while their total stays within this many bytes.
+        keep_bytes: int. Keep the contents of small files (up to 64 KiB),
+            in order, while their total stays within this many bytes.
 
     Returns:
         A `Screened`.
@@ -365,7 +370,7 @@ def screen_files(
     def keep(content):
         # Within the budget as the files come: never more held than it allows.
         nonlocal left
-        if content is None or len(content) > left:
+        if content is None or len(content) > min(left, _KEPT_FILE_BYTES):
             return None
         left -= len(content)
         return content

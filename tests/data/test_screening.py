@@ -132,23 +132,27 @@ def test_screen_files_keeps_whole_small_files_within_the_budget(tmp_path):
 
     paths = make_class_folder(tmp_path, {"a": 5, "b": 5}, ext=".jpg")
     rng = np.random.default_rng(0)
-    noise = rng.integers(0, 256, (400, 400, 3), dtype=np.uint8)  # > 256 KiB as PNG
+    noise = rng.integers(0, 256, (400, 400, 3), dtype=np.uint8)
+    # Read whole but too big to keep (> 64 KiB), and read in parts (> 256 KiB).
+    paths.append(write_image(str(tmp_path / "b" / "mid.png"), noise[:180, :180]))
     paths.append(write_image(str(tmp_path / "a" / "big.png"), noise))
     sizes = [os.path.getsize(p) for p in paths]
+    assert screening._KEPT_FILE_BYTES < sizes[-2] <= screening._WHOLE_READ_BYTES
     assert sizes[-1] > screening._WHOLE_READ_BYTES
     budget = sum(sizes[:4]) + sizes[4] // 2  # room for the first four only
     got = screening.screen_files(paths, keep_bytes=budget)
     assert got.bad_files == [] and None not in got.infos
     assert got.stamps == [(os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths]
     kept = [c is not None for c in got.contents]
-    assert kept[:4] == [True] * 4 and kept[-1] is False
+    assert kept[:4] == [True] * 4 and kept[-2:] == [False, False]
     assert sum(len(c) for c in got.contents if c is not None) <= budget
     for path, content in zip(paths, got.contents, strict=True):
         if content is not None:
             with open(path, "rb") as f:
                 assert content == f.read()
-    # The big file is never kept, whatever the budget; no budget keeps nothing.
-    assert screening.screen_files(paths, keep_bytes=1 << 30).contents[-1] is None
+    # The big files are never kept, whatever the budget; no budget keeps nothing.
+    every = screening.screen_files(paths, keep_bytes=1 << 30).contents
+    assert [c is None for c in every] == [False] * 10 + [True, True]
     assert screening.screen_files(paths).contents == [None] * len(paths)
 
 
