@@ -7,6 +7,8 @@ Generates three folders (10 classes each) and prints, in one run, for each:
   * keras.utils.image_dataset_from_directory on the same folder (one epoch,
     including its listing and pipeline build);
   * the article's loop: PIL open, resize, np.array, one file at a time;
+  * decoding and resizing alone, ours and Keras's, one image at a time from
+    bytes in memory: the ceiling of what the per-image work can gain;
   * the cold start: a fresh process that builds the dataset and runs its first
     epoch, as a user waits for it, each side in its own new process;
 our side is timed twice: on a folder it has never seen (screening every file
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -213,6 +216,44 @@ def bench_repeated_epochs(folder, size):
     return {side: np.array(t[1:]) for side, t in times.items()}  # 1st: warm-up
 
 
+def bench_decode_alone(folder, size, limit=200):
+    """CPU ms per image of decoding and resizing alone, one image at a time
+    from bytes in memory: ours (the decoder image_folder builds for these
+    files) and Keras's (`decode_image` then `resize`, as
+    image_dataset_from_directory loads each file). Their ratio is the most a
+    first epoch can gain from the per-image work, on this machine."""
+    import tensorflow as tf
+
+    from keras_bigmodels.data import images
+
+    index = images.scan_image_folder(folder)
+    keep = slice(0, min(limit, len(index.paths)))
+    index = images.ImageIndex(index.paths[keep], None, [], index.infos[keep], [], None)
+    present, branches = images._compact_branches(index, (size, size), "rgb")
+    ours = images._make_decoder((size, size), "rgb", "bilinear", present)
+    contents = [pathlib.Path(p).read_bytes() for p in index.paths]
+
+    def keras_load(data):
+        img = tf.image.decode_image(data, channels=3, expand_animations=False)
+        return tf.image.resize(img, (size, size), method="bilinear")
+
+    sides = {
+        "ours": tf.data.Dataset.from_tensor_slices(
+            (index.paths, branches, contents)
+        ).map(lambda p, b, d: ours(p, b, d)),
+        "keras": tf.data.Dataset.from_tensor_slices(contents).map(keras_load),
+    }
+    cpu = {}
+    for side, ds in sides.items():
+        runs = []
+        for _ in range(3):
+            c = time.process_time()
+            n = sum(1 for _ in ds)
+            runs.append(1e3 * (time.process_time() - c) / n)
+        cpu[side] = min(runs)
+    return cpu
+
+
 def bench_article(folder, size, limit):
     # The article's load_data, with its missing `import os` added: one file at
     # a time, PIL resize, everything appended to a list in memory.
@@ -331,6 +372,7 @@ def bench_folder(root, spec, n):
     assert keras_r[0] == first[0] == again[0] == cached[0] == filling[0] == n
     cold, cold_cpu = bench_cold(folder, size)
     repeated = bench_repeated_epochs(folder, size)
+    alone = bench_decode_alone(folder, size)
 
     rows = [
         ("keras_bigmodels image_folder, first epoch", first),
@@ -361,7 +403,16 @@ def bench_folder(root, spec, n):
         f"median {np.median(repeated['tuned']):.3f} s, slowest "
         f"{repeated['tuned'].max():.3f} s"
     )
+    print(
+        f"decoding and resizing alone, one image at a time from memory: ours "
+        f"{alone['ours']:.2f}, Keras's {alone['keras']:.2f} CPU ms/image"
+    )
     ratios = [
+        (
+            "per-image work, Keras's / ours (a first epoch's ceiling)",
+            alone["keras"] / alone["ours"],
+            None,
+        ),
         (
             "first epoch / image_dataset_from_directory",
             first[1] / keras_r[1],
