@@ -409,7 +409,7 @@ def bench_folder(root, spec, n):
     )
     ratios = [
         (
-            "per-image work, Keras's / ours (a first epoch's ceiling)",
+            "per-image work alone, Keras's / ours (ceiling)",
             alone["keras"] / alone["ours"],
             None,
         ),
