@@ -499,9 +499,15 @@ def example_loader(
             lambda: tf.io.read_file(tf.gather(paths, i)),
         )
 
+    # Only what the decoder uses is gathered: the path to read a file or for
+    # Pillow, the branch to choose among several decoders.
+    needs_path = not every_file or _BRANCH_PIL in present
+    needs_branch = len(present) > 1
+
     @tf.autograph.experimental.do_not_convert
     def load(i):
-        path, branch = tf.gather(paths, i), tf.gather(branches, i)
+        path = tf.gather(paths, i) if needs_path else None
+        branch = tf.gather(branches, i) if needs_branch else None
         img = decode(path, branch, content(i))
         return (img, tf.gather(label_ids, i)) if labels else img
 
