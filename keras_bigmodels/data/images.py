@@ -486,29 +486,25 @@ def example_loader(
 
     # tf.gather, not `tensor[i]`: indexing traces a strided slice with three
     # packed constants, several ms of every dataset's build.
-    def content(i):
+    def content(i, path):
         if kept is None:
             return None
-        if every_file:
-            return tf.gather(kept, i)
-        # Some files kept (the rest were over the budget or are Pillow's).
         data = tf.gather(kept, i)
+        if every_file:
+            return data
+        # Some files kept (the rest were over the budget or are Pillow's).
         return tf.cond(
-            tf.strings.length(data) > 0,
-            lambda: data,
-            lambda: tf.io.read_file(tf.gather(paths, i)),
+            tf.strings.length(data) > 0, lambda: data, lambda: tf.io.read_file(path)
         )
-
-    # Only what the decoder uses is gathered: the path to read a file or for
-    # Pillow, the branch to choose among several decoders.
-    needs_path = not every_file or _BRANCH_PIL in present
-    needs_branch = len(present) > 1
 
     @tf.autograph.experimental.do_not_convert
     def load(i):
-        path = tf.gather(paths, i) if needs_path else None
-        branch = tf.gather(branches, i) if needs_branch else None
-        img = decode(path, branch, content(i))
+        # Only what the decoder uses is gathered: the path to read a file or
+        # for Pillow (whose files are never kept), the branch to choose among
+        # several decoders.
+        path = None if every_file else tf.gather(paths, i)
+        branch = tf.gather(branches, i) if len(present) > 1 else None
+        img = decode(path, branch, content(i, path))
         return (img, tf.gather(label_ids, i)) if labels else img
 
     return load
