@@ -3,9 +3,10 @@
 Generates three folders (10 classes each) and prints, in one run, for each:
   * keras_bigmodels.data.image_folder: first epoch (listing, screening every
     file, building the pipeline, decoding) with the cache off, as by default,
-    and with a memory cache being filled; then a cached epoch;
+    and with a memory cache being filled; the first epoch alone, of a dataset
+    built just before; then a cached epoch;
   * keras.utils.image_dataset_from_directory on the same folder (one epoch,
-    including its listing and pipeline build);
+    including its listing and pipeline build, and the epoch alone);
   * the article's loop: PIL open, resize, np.array, one file at a time;
   * decoding and resizing alone, ours and Keras's, one image at a time from
     bytes in memory: the ceiling of what the per-image work can gain;
@@ -120,6 +121,10 @@ def timed(*fns, repeats=REPEATS):
     """Best of `repeats` runs of each fn() -> n: (n, images/s, CPU ms per image,
     median images/s).
 
+    An entry may also be a pair `(setup, fn)`: `setup()` runs untimed before
+    each run and its result is `fn`'s argument (a dataset built beforehand,
+    whose epoch alone is timed).
+
     The functions take turns (a, b, a, b, ...), so a slow spell of a shared
     machine hits both sides alike. Best-of is the usual benchmark statistic;
     on a shared 2-core machine the second core is sometimes taken by a
@@ -131,8 +136,10 @@ def timed(*fns, repeats=REPEATS):
     rates = [[] for _ in fns]
     for _ in range(repeats):
         for i, fn in enumerate(fns):
+            setup, fn = fn if isinstance(fn, tuple) else (None, fn)
+            args = () if setup is None else (setup(),)
             t, c = time.perf_counter(), time.process_time()
-            n = fn()
+            n = fn(*args)
             wall, cpu = time.perf_counter() - t, time.process_time() - c
             rates[i].append(n / wall)
             if best[i] is None or n / wall > best[i][1]:
@@ -156,7 +163,10 @@ def screening_memory(remembered: bool) -> None:
 def bench_first_epochs(folder, size):
     """First epochs: ours with the cache off (the default) on a folder it has
     never seen and on one whose screening it remembers, ours filling a memory
-    cache, and image_dataset_from_directory; then our cached epoch."""
+    cache, and image_dataset_from_directory, each timed from the call that
+    builds the dataset to the end of its first epoch; ours and Keras's first
+    epoch alone, of a dataset built (untimed) just before; then our cached
+    epoch."""
     import keras
 
     from keras_bigmodels.data import image_folder
@@ -172,24 +182,25 @@ def bench_first_epochs(folder, size):
             verbose=False,
         )
 
-    def keras_epoch():
-        ds = keras.utils.image_dataset_from_directory(
+    def keras_dataset():
+        return keras.utils.image_dataset_from_directory(
             folder, image_size=(size, size), batch_size=BATCH, seed=0, verbose=False
         )
-        return count(ds)
 
     count(ours(None, remembered=True))  # warms the OS file cache, TensorFlow and
-    keras_epoch()  # the screening memory
-    new, again, filling, theirs = timed(
+    count(keras_dataset())  # the screening memory
+    new, again, filling, theirs, epoch, their_epoch = timed(
         lambda: count(ours(None)),
         lambda: count(ours(None, remembered=True)),
         lambda: count(ours("memory")),
-        keras_epoch,
+        lambda: count(keras_dataset()),
+        (lambda: ours(None), count),
+        (keras_dataset, count),
     )
     ds = ours("memory")
     count(ds)
     cached = timed(lambda: count(ds), repeats=CACHED_REPEATS)
-    return new, again, filling, cached, theirs
+    return new, again, filling, cached, theirs, epoch, their_epoch
 
 
 def bench_repeated_epochs(folder, size):
@@ -367,9 +378,12 @@ def bench_folder(root, spec, n):
         f"\n== {name}: {n} {fmt} files of {width}x{height}, 10 classes; resized "
         f"to {size}x{size}, batch {BATCH}"
     )
-    first, again, filling, cached, keras_r = bench_first_epochs(folder, size)
+    first, again, filling, cached, keras_r, epoch, keras_epoch = bench_first_epochs(
+        folder, size
+    )
     article = bench_article(folder, size, min(n, 300))
-    assert keras_r[0] == first[0] == again[0] == cached[0] == filling[0] == n
+    firsts = (first, again, filling, cached, keras_r, epoch, keras_epoch)
+    assert all(r[0] == n for r in firsts)
     cold, cold_cpu = bench_cold(folder, size)
     repeated = bench_repeated_epochs(folder, size)
     alone = bench_decode_alone(folder, size)
@@ -378,8 +392,10 @@ def bench_folder(root, spec, n):
         ("keras_bigmodels image_folder, first epoch", first),
         ("  the same, screening remembered from a run", again),
         ("  the same, filling a memory cache", filling),
+        ("  the same, the epoch alone (built beforehand)", epoch),
         ("keras_bigmodels image_folder, cached epoch", cached),
         ("keras image_dataset_from_directory", keras_r),
+        ("  the same, the epoch alone (built beforehand)", keras_epoch),
         (f"article PIL loop ({article[0]} images)", article),
     ]
     print(f"{'pipeline':<50}{'images/s':>10}{'CPU ms/image':>14}{'median':>10}")
@@ -426,6 +442,16 @@ def bench_folder(root, spec, n):
         (
             "  the same, medians of the runs",
             first[3] / keras_r[3],
+            first_target,
+        ),
+        (
+            "  the epoch alone (each built beforehand)",
+            epoch[1] / keras_epoch[1],
+            first_target,
+        ),
+        (
+            "  the same, medians of the runs",
+            epoch[3] / keras_epoch[3],
             first_target,
         ),
         (
