@@ -93,14 +93,16 @@ def test_bad_file_found_by_load_image(tmp_path):
         load_image(tmp_path / "missing.png")
 
 
-@pytest.mark.parametrize("kept", [0, None], ids=["read-again", "kept"])
+@pytest.mark.parametrize("budget", [0, None], ids=["read-again", "kept"])
 def test_file_that_breaks_after_screening_is_dropped_not_fatal(
-    tmp_path, monkeypatch, kept
+    tmp_path, monkeypatch, budget
 ):
     from keras_bigmodels.data import images
 
-    if kept is not None:  # nothing kept: every file is read again to decode it
-        monkeypatch.setattr(images, "KEPT_BYTES", kept)
+    # `budget`: the bytes of screened contents kept; None for the default
+    # (every small file kept), 0 for none (every file read again to decode it).
+    if budget is not None:
+        monkeypatch.setattr(images, "KEPT_BYTES", budget)
     make_class_folder(tmp_path, {"a": 4, "b": 4})
     ds = image_folder(
         tmp_path,
@@ -121,7 +123,7 @@ def test_file_that_breaks_after_screening_is_dropped_not_fatal(
     # The epoch keeps its length: a broken file's slot is refilled, and a file
     # whose screened content was kept decodes from what was screened.
     assert len(after) == 8
-    if kept is None:
+    if budget is None:
         np.testing.assert_array_equal(np.stack(after), np.stack(before))
     else:
         assert not any(np.array_equal(before[0], x) for x in after[:7])
