@@ -111,6 +111,14 @@ def build_for_training(model, sample_batch, strategy) -> None:
 _TEST_FUNCTIONS = weakref.WeakKeyDictionary()
 
 
+def _compiled_state(model) -> tuple:
+    """The objects a `compile` call replaces: the loss and metric containers
+    and the optimizer (a GAN's two optimizers included)."""
+    names = ("_compile_loss", "_compile_metrics", "optimizer")
+    names += ("d_optimizer", "g_optimizer")
+    return tuple(getattr(model, name, None) for name in names)
+
+
 def evaluate(model, dataset, strategy=None) -> dict:
     """`model.evaluate(dataset)` as a dict, under any strategy.
 
@@ -123,10 +131,16 @@ def evaluate(model, dataset, strategy=None) -> dict:
         dict metric name -> float.
     """
     strategy = strategy or model.distribute_strategy
-    # Traced once per model and strategy, not once per epoch.
+    # Traced once per model, strategy and compilation, not once per epoch. A
+    # recompile (fine-tuning) makes new loss and metric objects: a function
+    # traced before it would update the old ones and report the new ones'
+    # zeros.
+    key = (strategy, *_compiled_state(model))
     cached = _TEST_FUNCTIONS.get(model)
-    if cached is None or cached[0] is not strategy:
-        cached = (strategy, step_function(model, strategy, model.test_step))
+    if cached is None or len(cached[0]) != len(key) or any(
+        a is not b for a, b in zip(cached[0], key, strict=True)
+    ):
+        cached = (key, step_function(model, strategy, model.test_step))
         _TEST_FUNCTIONS[model] = cached
     test_function = cached[1]
     model.reset_metrics()
