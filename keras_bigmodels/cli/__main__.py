@@ -50,13 +50,22 @@ def build_parser() -> _common.OneLineParser:
     return parser
 
 
+# The signal that ended the command: its exit status is 128 + its number, as
+# a shell reports a process a signal ended (130 for Ctrl-C, 143 for SIGTERM).
+_received = {"signal": signal.SIGINT}
+
+
+def _exit_status() -> int:
+    return 128 + int(_received["signal"])
+
+
 def _leave_during_start_up(signum, frame):
     # Ctrl-C (or a scheduler's SIGTERM) while the arguments are read and
     # TensorFlow and Keras import: nothing is written yet, so leave at once.
     # A KeyboardInterrupt raised here would land inside an extension module's
     # import, which Python reports as an ImportError; the libraries' guards
     # around optional imports swallow that, and the command went on to train.
-    _common.leave_now("interrupted; nothing was written", 130)
+    _common.leave_now("interrupted; nothing was written", 128 + signum)
 
 
 def _interrupt_when_safe(signum, frame):
@@ -71,6 +80,7 @@ def _interrupt_when_safe(signum, frame):
         again.daemon = True
         again.start()
         return
+    _received["signal"] = signum
     raise KeyboardInterrupt
 
 
@@ -111,7 +121,7 @@ def main(argv=None) -> int:
         return _main(argv)
     except KeyboardInterrupt:
         # Ctrl-C before a command has started anything: nothing to keep.
-        _common.leave_now("interrupted; nothing was written", 130)
+        _common.leave_now("interrupted; nothing was written", _exit_status())
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -147,11 +157,11 @@ def _main(argv) -> int:
     except KeyboardInterrupt as e:
         run_dir = getattr(e, "run_dir", None)
         if run_dir is None:
-            return _common.fail("interrupted before anything was saved", 130)
+            return _common.fail("interrupted before anything was saved", _exit_status())
         return _common.fail(
             f"interrupted at {e.where}; run folder {run_dir} kept, continue it "
             f"with: keras-bigmodels {_command_name(args)} --resume {run_dir}",
-            130,
+            _exit_status(),
         )
     except (ValueError, OSError, FloatingPointError, RuntimeError) as e:
         if args.verbose:

@@ -54,6 +54,9 @@ class RunConfig:
         "several workers, mirrored on 2+ GPUs, one_device on one GPU",
         choices=STRATEGIES,
     )
+    cluster_timeout: float = option(
+        300.0, "seconds a multi-worker process waits for its peers to start"
+    )
     precision: str = option(
         "float32",
         "dtype policy of layers (mixed_* keep float32 weights)",
@@ -94,6 +97,7 @@ class RunConfig:
                 f"`seed` must be an integer >= 0. Received: seed={self.seed!r}"
             )
         V.check_choice("strategy", self.strategy, STRATEGIES)
+        V.check_positive("cluster_timeout", self.cluster_timeout)
         V.check_choice("precision", self.precision, PRECISIONS)
         if self.jit not in (None, True, False):
             raise ValueError(
@@ -602,6 +606,7 @@ class OwnPretrainingConfig(RunConfig):
     )
     batch_size: int = option(32, "batch size")
     strategy: str = option("auto", "", choices=STRATEGIES, cli=False)
+    cluster_timeout: float = option(300.0, "", cli=False)
     precision: str = option("float32", "", choices=PRECISIONS, cli=False)
     jit: bool | None = option(None, "", cli=False)
     clip_norm: float | None = option(None, "", cli=False)

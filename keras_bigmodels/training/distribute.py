@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import sys
+import time
+import warnings
 
 import tensorflow as tf
 from tensorflow.python.eager import context as _context
@@ -46,7 +50,9 @@ def _gpu_memory_growth() -> None:
             pass
 
 
-def get_strategy(kind: str = "auto") -> tf.distribute.Strategy:
+def get_strategy(
+    kind: str = "auto", *, cluster_timeout: float = 300.0
+) -> tf.distribute.Strategy:
     """The `tf.distribute` strategy to build and train a model under.
 
     Build and compile the model inside `strategy.scope()`; the training loop
@@ -60,7 +66,12 @@ def get_strategy(kind: str = "auto") -> tf.distribute.Strategy:
             names several workers, `MirroredStrategy` with 2+ GPUs,
             `OneDeviceStrategy` on a single GPU, the default strategy on CPU.
             Or one of `"default"`, `"one_device"`, `"mirrored"`,
-            `"multi_worker"` to force that strategy.
+            `"multi_worker"` to force that strategy. With no cluster in
+            `TF_CONFIG`, `"multi_worker"` trains as one worker (the chief)
+            and says so in a warning.
+        cluster_timeout: float. Seconds a multi-worker process waits for
+            the other workers of its cluster to start, saying which ones it
+            waits for; then a `RuntimeError` names those that never came.
 
     Returns:
         A `tf.distribute.Strategy`.
@@ -72,6 +83,7 @@ def get_strategy(kind: str = "auto") -> tf.distribute.Strategy:
     True
     """
     V.check_choice("kind", kind, STRATEGIES)
+    V.check_positive("cluster_timeout", cluster_timeout)
     cluster = _tf_config().get("cluster", {})
     if (
         kind == "auto"
@@ -90,7 +102,13 @@ def get_strategy(kind: str = "auto") -> tf.distribute.Strategy:
                 "before any model, tensor or dataset is made."
             )
         _gpu_memory_growth()
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        if not cluster:
+            warnings.warn(
+                "--strategy multi_worker: TF_CONFIG names no cluster, so this "
+                "process trains alone, as the chief, and writes the run folder",
+                stacklevel=2,
+            )
+        return _multi_worker_strategy(cluster_timeout)
     _gpu_memory_growth()
     gpus = tf.config.list_logical_devices("GPU")
     if kind == "auto":
@@ -102,13 +120,141 @@ def get_strategy(kind: str = "auto") -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+def _peers() -> list[tuple[str, str]]:
+    """`(name, address)` of every task of the cluster but this process's own."""
+    config = _tf_config()
+    task = config.get("task", {})
+    own = (task.get("type"), task.get("index", 0))
+    return [
+        (f"{job} {index}", address)
+        for job, addresses in config.get("cluster", {}).items()
+        for index, address in enumerate(addresses)
+        if (job, index) != own
+    ]
+
+
+def _listening(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=1):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def _own_port() -> int | None:
+    config = _tf_config()
+    task = config.get("task", {})
+    addresses = config.get("cluster", {}).get(task.get("type"), [])
+    index = task.get("index", 0)
+    if not isinstance(index, int) or not 0 <= index < len(addresses):
+        return None
+    try:
+        return int(str(addresses[index]).rpartition(":")[2])
+    except ValueError:
+        return None
+
+
+def _wait_for_peers(peers: list[tuple[str, str]], timeout: float) -> float:
+    """Meet the other workers in Python before TensorFlow starts its server.
+
+    TensorFlow's constructor starts this worker's server, then waits in C++
+    until every task has registered with the coordination service: with no
+    timeout, no word, and deaf to Ctrl-C (the call holds the interpreter).
+    So first each worker listens on its own TF_CONFIG port from Python and
+    polls its peers' ports until all answer (a peer answers from this same
+    wait or from its TensorFlow server, which takes the port over), saying
+    which peers it waits for. Ctrl-C and SIGTERM end this wait at once.
+
+    Returns:
+        The seconds of `timeout` left for TensorFlow's own registration.
+    """
+    deadline = time.monotonic() + timeout
+    listener = None
+    port = _own_port()
+    if port is not None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind(("", port))
+            listener.listen(64)
+        except OSError as e:
+            listener.close()
+            raise RuntimeError(
+                f"port {port}, this worker's address in TF_CONFIG, cannot be "
+                f"used: {e.strerror or e}"
+            ) from None
+    try:
+        missing, told = list(peers), False
+        while True:
+            missing = [(n, a) for n, a in missing if not _listening(a)]
+            if not missing:
+                return max(deadline - time.monotonic(), 1.0)
+            names = ", ".join(f"{name} ({address})" for name, address in missing)
+            if time.monotonic() >= deadline:
+                raise RuntimeError(
+                    f"{names} did not start within {timeout:g} s "
+                    "(--cluster-timeout): start every worker of TF_CONFIG with "
+                    "the same command, each with its own task index"
+                )
+            if not told:
+                print(
+                    f"Waiting for {names} to start (up to {timeout:g} s, "
+                    "--cluster-timeout) ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                told = True
+            time.sleep(0.25)
+    finally:
+        if listener is not None:
+            listener.close()
+
+
+def _multi_worker_strategy(timeout: float) -> tf.distribute.Strategy:
+    """`MultiWorkerMirroredStrategy` once every peer is up (`_wait_for_peers`),
+    with TensorFlow's own registration bounded by what is left of `timeout`."""
+    from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+    from tensorflow.python.distribute import multi_worker_util
+    from tensorflow.python.eager import context
+
+    peers = _peers()
+    if not peers:  # no cluster, or a cluster of one: nothing to wait for
+        if not os.environ.get("TF_CONFIG", "x").strip():
+            del os.environ["TF_CONFIG"]  # TensorFlow's resolver fails on ""
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    left = _wait_for_peers(peers, timeout)
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    spec = multi_worker_util.normalize_cluster_spec(resolver.cluster_spec())
+    if context.context().coordination_service is None and resolver.task_type in (
+        "chief",
+        "worker",
+    ):
+        # As TensorFlow configures it, plus a registration deadline.
+        context.context().configure_coordination_service(
+            service_type="standalone",
+            service_leader=multi_worker_util.coordination_leader(spec),
+            coordinated_jobs=[
+                coordination_config_pb2.CoordinatedJob(
+                    name=job, num_tasks=spec.num_tasks(job)
+                )
+                for job in ("chief", "worker")
+                if job in spec.jobs
+            ],
+            cluster_register_timeout_in_ms=int(left * 1000),
+        )
+    return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
+
+
 def is_chief(strategy: tf.distribute.Strategy | None = None) -> bool:
-    """Whether this process writes the run folder (always, but on worker 1+)."""
+    """Whether this process writes the run folder: always, but on a worker
+    other than the chief of a cluster (a process with no cluster, or a
+    cluster of one, is its own chief)."""
     strategy = strategy or tf.distribute.get_strategy()
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return True
     resolver = strategy.cluster_resolver
-    if resolver.task_type == "chief":
+    if resolver.task_type in (None, "chief"):
         return True
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief

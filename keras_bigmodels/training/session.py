@@ -21,7 +21,7 @@ def session(cfg, workflow: str, prefix: str | None = None):
     seeds and determinism, and the dtype policy for building models. The
     manifest is marked `failed` or `interrupted` if the block raises.
     """
-    strategy = get_strategy(cfg.strategy)
+    strategy = get_strategy(cfg.strategy, cluster_timeout=cfg.cluster_timeout)
     run = Run.open(cfg, workflow, prefix, chief=is_chief(strategy))
     if run.resumed and run.chief:
         print(
