@@ -544,6 +544,9 @@ class MLPConfig(RunConfig):
         "breast_cancer", "'breast_cancer' (bundled with scikit-learn) or a CSV file"
     )
     target: str | None = option(None, "CSV: the column holding the class")
+    delimiter: str | None = option(
+        None, "CSV: the cell separator (default: comma, semicolon, tab or | as found)"
+    )
     encoding: str | None = _encoding_option()
     missing_fraction: float = option(
         0.2, "bundled table: fraction of values removed at random"
@@ -566,6 +569,13 @@ class MLPConfig(RunConfig):
     def check(self) -> MLPConfig:
         super().check()
         V.check_encoding("encoding", self.encoding)
+        if self.delimiter is not None and (
+            not isinstance(self.delimiter, str) or len(self.delimiter) != 1
+        ):
+            raise ValueError(
+                "`delimiter` must be one character. "
+                f"Received: delimiter={self.delimiter!r}"
+            )
         V.check_choice("impute", self.impute, MISSING_STRATEGIES)
         V.check_fraction("missing_fraction", self.missing_fraction, allow_none=False)
         V.check_fraction("dropout", self.dropout, allow_none=False)

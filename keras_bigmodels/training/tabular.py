@@ -145,7 +145,9 @@ def train_mlp(cfg: MLPConfig | None = None, **overrides) -> MLPResult:
             table = load_breast_cancer_table(cfg.missing_fraction, cfg.seed)
             source = "breast_cancer (scikit-learn, bundled)"
         else:
-            table = load_csv(cfg.data, cfg.target, encoding=cfg.encoding)
+            table = load_csv(
+                cfg.data, cfg.target, encoding=cfg.encoding, delimiter=cfg.delimiter
+            )
             source = os.path.abspath(cfg.data)
         val_f, test_f = cfg.validation_split, cfg.test_split
         parts = stratified_split(
@@ -154,10 +156,17 @@ def train_mlp(cfg: MLPConfig | None = None, **overrides) -> MLPResult:
         splits = [(table.x[i], table.y[i]) for i in parts]
         (x, y), (xv, yv), (xt, yt) = (_rows(cfg.impute, *s) for s in splits)
         if min(len(x), len(xt)) < MIN_COMPLETE_ROWS or not len(xv):
+            if cfg.impute == "drop":
+                raise ValueError(
+                    f"Only {len(x)} training and {len(xt)} test rows have no "
+                    "missing value: too few for `impute`='drop'. Fill the values "
+                    "instead (mean, median, max or constant)."
+                )
             raise ValueError(
-                f"Only {len(x)} training and {len(xt)} test rows have no missing "
-                "value: too few for `impute`='drop'. Fill the values instead "
-                "(mean, median, max or constant)."
+                f"{len(table.y)} rows split into {len(x)} training, {len(xv)} "
+                f"validation and {len(xt)} test rows: too few to train and test "
+                f"a classifier (at least {MIN_COMPLETE_ROWS} training and test "
+                "rows each)"
             )
         num_classes = len(table.class_names)
         with strategy.scope():
@@ -175,6 +184,9 @@ def train_mlp(cfg: MLPConfig | None = None, **overrides) -> MLPResult:
                 "missing_values": round(missing, 4),
                 "counts": {"train": len(x), "validation": len(xv), "test": len(xt)},
                 "rows_without_target": table.dropped_rows,
+                "delimiter": table.delimiter,
+                "columns": table.column_kinds,
+                "non_numeric_cells": table.stray_cells,
             },
         )
         run.write_json(runs.CLASS_NAMES_FILE, table.class_names)
