@@ -64,6 +64,20 @@ def few_shot_split(y, classes, shots: int, seed: int):
     return np.sort(train), rest
 
 
+def _check_shots(shots: int) -> None:
+    """Before any run folder is made: each class of 5-9 keeps one test image."""
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    labels = sk_load_digits().target
+    largest = int(min(np.sum(labels == c) for c in range(5, 10))) - 1
+    if shots > largest:
+        raise ValueError(
+            f"`shots` must be at most {largest}: the smallest class of digits "
+            f"5-9 holds {largest + 1} images, and each class keeps at least one "
+            f"for the test. Received: shots={shots}"
+        )
+
+
 def _compile(model, learning_rate):
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
@@ -103,6 +117,7 @@ def train_own_pretraining(
     >>> r.error_ratio  # doctest: +SKIP
     """
     cfg = make_config(OwnPretrainingConfig, cfg, **overrides)
+    _check_shots(cfg.shots)
     with session(cfg, "transfer") as (run, strategy):
         cfg = run.config
         size = (cfg.image_size, cfg.image_size)

@@ -46,3 +46,132 @@ def test_fine_tuning_reports_the_recompiled_models_metrics(tmp_path):
     np.testing.assert_allclose(metrics["test"]["accuracy"], test["accuracy"], atol=1e-6)
     printed = float(proc.stdout.split("test accuracy: ")[1].split("%")[0])
     assert abs(printed - 100 * test["accuracy"]) < 0.01
+
+
+def test_multi_worker_without_a_cluster_trains_alone_and_writes_its_run(tmp_path):
+    proc = cli(
+        *("train", "cnn", "--data", "digits", "--epochs", 1, "--image-size", 24),
+        *("--strategy", "multi_worker", "--out", tmp_path / "mw"),
+        env={"TF_CONFIG": ""},
+    )
+    run_dir = run_folder(proc)
+    warnings = [line for line in proc.stderr.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and "TF_CONFIG" in warnings[0], proc.stderr
+    for name in ("model.keras", "metrics.json", "manifest.json"):
+        assert os.path.isfile(os.path.join(run_dir, name)), name
+    manifest = json.load(open(os.path.join(run_dir, "manifest.json")))
+    assert manifest["status"] == "finished"
+    assert manifest["devices"]["strategy"] == "MultiWorkerMirroredStrategy"
+
+
+def _lonely_worker_config():
+    from keras_bigmodels.training.distribute import localhost_cluster
+
+    return json.dumps(localhost_cluster(2)[0])
+
+
+def test_a_worker_whose_peer_never_starts_says_so_and_times_out(tmp_path):
+    proc = cli(
+        *("train", "cnn", "--data", "digits", "--epochs", 1, "--image-size", 24),
+        *("--cluster-timeout", 3, "--out", tmp_path),
+        env={"TF_CONFIG": _lonely_worker_config()},
+    )
+    assert proc.returncode == 1, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in proc.stderr
+    assert len(lines) == 2, proc.stderr
+    assert lines[0].startswith("Waiting for worker 1 (localhost:")
+    assert "worker 1" in lines[1] and "--cluster-timeout" in lines[1]
+    assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_a_worker_waiting_for_its_peer_ends_at_ctrl_c_and_sigterm(tmp_path, signum):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "TF_CONFIG": _lonely_worker_config()}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keras_bigmodels", "train", "cnn", "--out", tmp_path],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    # Wait for the line that says what it waits for, then signal.
+    first = proc.stderr.readline()
+    while first and not first.startswith("Waiting for"):
+        first = proc.stderr.readline()
+    assert first.startswith("Waiting for worker 1"), first
+    time.sleep(0.5)
+    started = time.monotonic()
+    proc.send_signal(getattr(signal, signum))
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 10
+    assert proc.returncode == 128 + getattr(signal, signum)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "interrupted" in lines[0], err
+
+
+def _table(n=150, junk_line=None, sep=","):
+    rows = [sep.join(["x1", "x2", "colour", "label"])]
+    for i in range(n):
+        x1 = f"{(i * 37) % 101 / 7:.3f}"
+        rows.append(
+            sep.join(
+                [
+                    "abc" if i + 2 == junk_line else x1,
+                    str(i % 5),
+                    "red" if i % 3 else "blue",
+                    str(int(float(x1) > 7)),
+                ]
+            )
+        )
+    return "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t"], ids=["comma", "semicolon", "tab"])
+def test_one_stray_cell_keeps_a_csv_column_numeric_and_is_named(tmp_path, sep):
+    table = tmp_path / "t.csv"
+    table.write_text(_table(junk_line=17, sep=sep))
+    proc = cli(
+        *("train", "mlp", "--data", table, "--target", "label", "--epochs", 3),
+        *("--no-compare", "--out", tmp_path / "runs"),
+    )
+    run_dir = run_folder(proc)
+    warned = [line for line in proc.stderr.splitlines() if "warning:" in line]
+    assert len(warned) == 1, proc.stderr
+    assert f"{table}:17" in warned[0] and "'x1'" in warned[0] and "'abc'" in warned[0]
+    data = json.load(open(os.path.join(run_dir, "manifest.json")))["data"]
+    assert data["features"] == 4  # x1, x2, colour=blue, colour=red
+    assert data["columns"] == {
+        "x1": "numeric",
+        "x2": "numeric",
+        "colour": "categorical",
+    }
+    assert data["delimiter"] == sep
+    assert data["non_numeric_cells"] == [{"line": 17, "column": "x1", "value": "abc"}]
+    with open(os.path.join(run_dir, "history.csv")) as f:
+        assert max(float(r["val_loss"]) for r in csv.DictReader(f)) < 10
+
+
+def test_a_continuous_target_says_it_is_not_a_class_column(tmp_path):
+    table = tmp_path / "t.csv"
+    rows = ["x,price"] + [f"{i % 7},{i * 1.37:.2f}" for i in range(80)]
+    table.write_text("\n".join(rows) + "\n")
+    proc = cli("train", "mlp", "--data", table, "--target", "price", "--out", tmp_path)
+    line = assert_one_line_error(proc)
+    assert "80 distinct values" in line and "classifier" in line
+    assert "drop" not in line
+
+
+def test_more_shots_than_the_classes_hold_is_one_line(tmp_path):
+    proc = cli("transfer", "--shots", 1000, "--out", tmp_path)
+    line = assert_one_line_error(proc)
+    from sklearn.datasets import load_digits
+
+    largest = min((load_digits().target == c).sum() for c in range(5, 10)) - 1
+    assert "--shots" in line and f"at most {largest}" in line
+    assert not os.listdir(tmp_path)  # no failed run folder left behind
