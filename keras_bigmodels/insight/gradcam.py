@@ -28,14 +28,29 @@ def _chain(model: keras.Model) -> list:
     ]
 
 
+def _feature_map_layers(layers: list) -> list:
+    """The layers Grad-CAM can weigh: from the first convolution (or
+    pretrained backbone) on, those whose output is a spatial map
+    (batch, h, w, channels). Resizing and augmentation before the first
+    convolution give 4-D outputs too, but hold pixels, not features."""
+    first = next(
+        (
+            i
+            for i, layer in enumerate(layers)
+            if isinstance(layer, (keras.layers.Conv2D, keras.Model))
+        ),
+        len(layers),
+    )
+    return [layer for layer in layers[first:] if len(layer.output.shape) == 4]
+
+
 def _default_layer(layers: list) -> str:
     # The last layer producing feature maps (batch, h, w, channels): the last
     # convolution, or a pretrained backbone as a whole.
     candidates = [
         layer
-        for layer in layers
-        if len(layer.output.shape) == 4
-        and isinstance(layer, (keras.layers.Conv2D, keras.Model))
+        for layer in _feature_map_layers(layers)
+        if isinstance(layer, (keras.layers.Conv2D, keras.Model))
     ]
     if not candidates:
         raise ValueError(
@@ -73,10 +88,17 @@ def grad_cam(model, image, class_index=None, layer=None) -> np.ndarray:
         )
     layers = _chain(model)
     name = layer or _default_layer(layers)
-    if name not in [layer.name for layer in layers]:
+    maps_layers = [current.name for current in _feature_map_layers(layers)]
+    if name not in maps_layers:
+        output = {current.name: current.output.shape for current in layers}.get(name)
+        why = (
+            f"; {name!r} gives {tuple(output)}, not a spatial map"
+            if output is not None
+            else ""
+        )
         raise ValueError(
-            f"`layer` must be a layer of the model's main path "
-            f"{[layer.name for layer in layers]}. Received: layer={name!r}"
+            "`layer` must be a layer with spatial feature maps (batch, height, "
+            f"width, channels) {maps_layers}{why}. Received: layer={name!r}"
         )
     x = tf.convert_to_tensor(image[None].astype("float32"))
     with tf.GradientTape() as tape:
@@ -105,13 +127,34 @@ def grad_cam(model, image, class_index=None, layer=None) -> np.ndarray:
 
 
 def save_overlay(image, heatmap, path, alpha: float = 0.45) -> str:
-    """Write the image with the heatmap blended over it (jet colours) as a PNG."""
+    """Write the image with the heatmap blended over it (jet colours) as a PNG.
+
+    The heatmap is resized (bilinear) to the image's own size, so the
+    overlay keeps the photo's resolution whatever size the model saw.
+
+    Args:
+        image: array (H, W, C), uint8: the picture to draw on.
+        heatmap: array (h, w) in [0, 1], e.g. `grad_cam`'s.
+        path: str. The PNG to write.
+        alpha: float. The heatmap's weight in the blend.
+
+    Returns:
+        str, the path written.
+    """
     from matplotlib import colormaps
     from PIL import Image
 
     image = np.asarray(image)
-    rgb = image if image.shape[-1] == 3 else np.repeat(image[..., :1], 3, axis=-1)
-    heat = colormaps["jet"](np.clip(heatmap, 0, 1))[..., :3] * 255
-    blend = (1 - alpha) * rgb.astype("float32") + alpha * heat
-    Image.fromarray(np.clip(blend, 0, 255).astype("uint8")).save(path, format="PNG")
+    rgb = image[..., :3] if image.shape[-1] >= 3 else np.repeat(image[..., :1], 3, -1)
+    photo = Image.fromarray(np.ascontiguousarray(rgb, dtype="uint8"))
+    heat = Image.fromarray(
+        np.round(np.clip(heatmap, 0, 1) * 255).astype("uint8"), mode="L"
+    )
+    if heat.size != photo.size:
+        heat = heat.resize(photo.size, Image.Resampling.BILINEAR)
+    # Jet colours through a 256-entry table: uint8 all the way, so a photo
+    # of 100+ megapixels costs a few bytes per pixel, not float arrays.
+    jet = np.round(colormaps["jet"](np.arange(256) / 255)[:, :3] * 255)
+    coloured = Image.fromarray(jet.astype("uint8")[np.asarray(heat)])
+    Image.blend(photo, coloured, alpha).save(path, format="PNG")
     return os.fspath(path)

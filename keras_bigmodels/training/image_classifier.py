@@ -542,8 +542,10 @@ def explain_images(
         )
         heat = grad_cam(model, image, class_index=index, layer=layer)
         stem = os.path.splitext(os.path.basename(path))[0]
+        # Drawn on the photo at its own size: the heatmap is upscaled to it.
+        photo = load_image(path, None, "rgb")
         overlay = save_overlay(
-            image, heat, os.path.join(out_dir, f"{i:04d}_{stem}_gradcam.png")
+            photo, heat, os.path.join(out_dir, f"{i:04d}_{stem}_gradcam.png")
         )
         written.append(
             {

@@ -175,3 +175,29 @@ def test_more_shots_than_the_classes_hold_is_one_line(tmp_path):
     largest = min((load_digits().target == c).sum() for c in range(5, 10)) - 1
     assert "--shots" in line and f"at most {largest}" in line
     assert not os.listdir(tmp_path)  # no failed run folder left behind
+
+
+@pytest.mark.parametrize("layer", ["dense1", "predictions", "flatten"])
+def test_explain_refuses_a_layer_without_a_spatial_map(digits_run, tmp_path, layer):  # noqa: F811
+    from tests.conftest import write_image
+
+    _, run_dir = digits_run
+    image = write_image(tmp_path / "d.png", np.zeros((24, 24, 3), "uint8"))
+    proc = cli("explain", run_dir, image, "--layer", layer, "--out", tmp_path / "o")
+    line = assert_one_line_error(proc)
+    assert f"{layer!r}" in line and "spatial" in line
+    offered = line.split("[")[1].split("]")[0]
+    assert "conv" in offered and "dense" not in offered and "predictions" not in offered
+
+
+def test_grad_cam_is_drawn_on_the_photo_at_its_own_size(digits_run, tmp_path):  # noqa: F811
+    from PIL import Image
+
+    from tests.conftest import pattern_image, write_image
+
+    _, run_dir = digits_run
+    photo = write_image(tmp_path / "big.jpg", pattern_image(1, size=(900, 700)))
+    proc = cli("explain", run_dir, photo, "--out", tmp_path / "cam")
+    assert proc.returncode == 0, proc.stderr
+    (written,) = os.listdir(tmp_path / "cam")
+    assert Image.open(tmp_path / "cam" / written).size == (700, 900)

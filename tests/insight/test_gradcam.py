@@ -96,3 +96,31 @@ def test_attention_weights_of_a_transformer_are_softmax_rows(tmp_path):
     assert os.path.getsize(path) > 0
     with pytest.raises(ValueError, match="TransformerEncoderBlock"):
         attention_weights(build_cnn((32, 32, 1), 2), tokens)
+
+
+def test_the_overlay_keeps_the_photos_size_and_blends_jet_colours(tmp_path):
+    from matplotlib import colormaps
+    from PIL import Image
+
+    photo = np.full((300, 200, 3), 100, "uint8")
+    heat = np.zeros((8, 8), "float32")
+    heat[4:, :] = 1.0  # the lower half is hot
+    path = save_overlay(photo, heat, tmp_path / "big.png", alpha=0.5)
+    drawn = np.asarray(Image.open(path))
+    assert drawn.shape == (300, 200, 3)
+    for row, value in ((10, 0.0), (290, 1.0)):
+        jet = np.round(np.asarray(colormaps["jet"](value)[:3]) * 255)
+        np.testing.assert_allclose(drawn[row, 100], 0.5 * 100 + 0.5 * jet, atol=1)
+
+
+def test_only_layers_with_spatial_maps_are_offered(tmp_path):
+    from keras_bigmodels import build_cnn
+
+    model = build_cnn((24, 24, 1), 3)
+    img = np.zeros((24, 24, 1), "uint8")
+    dense = next(layer.name for layer in model.layers if "dense" in layer.name)
+    with pytest.raises(ValueError, match="not a spatial map") as raised:
+        grad_cam(model, img, layer=dense)
+    offered = str(raised.value).split("[")[1].split("]")[0]
+    assert dense not in offered and "conv" in offered
+    assert "flatten" not in offered
