@@ -11,11 +11,79 @@ import os
 FALLBACK_ENCODING = "gb18030"
 
 
-def run_folder_problem(run_dir, needs=("model.keras",)) -> str | None:
-    """An error line if `run_dir` lacks any of the files `needs`, else None."""
+# The command that makes each kind of run (the manifest's `architecture`,
+# up to its first "-"), and the commands that take each kind.
+MADE_BY = {
+    "cnn": "train cnn",
+    "classifier": "train classifier",
+    "mlp": "train mlp",
+    "rnn": "train rnn",
+    "transformer": "train transformer",
+    "seq2seq": "train seq2seq",
+    "gpt": "train gpt",
+    "dcgan": "train gan",
+    "autoencoder": "train autoencoder",
+    "own_pretraining": "transfer",
+}
+TAKEN_BY = {
+    "evaluate": ("cnn", "classifier"),
+    "predict": ("cnn", "classifier"),
+    "explain": ("cnn", "classifier", "transformer"),
+    "generate": ("gpt",),
+    "sample": ("dcgan", "autoencoder-variational"),
+}
+
+
+def _takes(command: str, architecture: str) -> bool:
+    return any(
+        architecture == kind or architecture.startswith(kind + "-")
+        for kind in TAKEN_BY[command]
+    )
+
+
+def run_kind_problem(run_dir, command: str) -> str | None:
+    """An error line if the run in `run_dir` is not of a kind `command` takes:
+    which kind it is, which runs the command takes, and what this run is for."""
+    import json
+
+    try:
+        with open(os.path.join(run_dir, "manifest.json"), encoding="utf-8") as f:
+            architecture = str(json.load(f).get("architecture") or "")
+    except (OSError, ValueError):
+        return None  # no readable manifest: the file check names it
+    if not architecture or _takes(command, architecture):
+        return None
+    family = architecture.split("-")[0]
+    made_by = MADE_BY.get(family, architecture)
+    wanted = ", ".join(
+        MADE_BY.get(kind.split("-")[0], kind)
+        + (f" --kind {kind.split('-', 1)[1]}" if "-" in kind else "")
+        for kind in TAKEN_BY[command]
+    )
+    others = [c for c in TAKEN_BY if _takes(c, architecture)]
+    use = (
+        f"Use this run with: {', '.join(f'keras-bigmodels {c}' for c in others)}"
+        if others
+        else "This run's results are in its metrics.json"
+    )
+    return (
+        f"{run_dir!r} is a run of '{made_by}' ({architecture}); {command} takes "
+        f"runs of {wanted}. {use}"
+    )
+
+
+def run_folder_problem(
+    run_dir, needs=("model.keras",), command: str | None = None
+) -> str | None:
+    """An error line if `run_dir` is not a run that `command` takes or lacks
+    any of the files `needs`, else None."""
     run_dir = os.fspath(run_dir)
     if not os.path.isdir(run_dir):
         return f"Run folder not found: {run_dir!r}"
+    if command is not None:
+        problem = run_kind_problem(run_dir, command)
+        if problem:
+            return problem
     missing = [f for f in needs if not os.path.isfile(os.path.join(run_dir, f))]
     if missing:
         return f"{run_dir!r} is not a readable run folder: missing {', '.join(missing)}"

@@ -118,7 +118,9 @@ def image_run_problem(args) -> str | None:
     from keras_bigmodels._paths import run_folder_problem
 
     return run_folder_problem(
-        args.run_dir, ("model.keras", "manifest.json", "class_names.json")
+        args.run_dir,
+        ("model.keras", "manifest.json", "class_names.json"),
+        args.command,
     )
 
 

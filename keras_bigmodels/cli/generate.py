@@ -31,7 +31,9 @@ def add_parser(sub) -> None:
 
 
 def precheck(args) -> str | None:
-    return run_folder_problem(args.run_dir, ("model.keras", "tokenizer.json"))
+    return run_folder_problem(
+        args.run_dir, ("model.keras", "tokenizer.json"), "generate"
+    )
 
 
 def run(args) -> int:
