@@ -6,6 +6,7 @@ here trains or loads anything itself.
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
 import threading
@@ -141,10 +142,7 @@ def _main(argv) -> int:
     # spends seconds starting up.
     problem = args.precheck(args) if hasattr(args, "precheck") else None
     if problem:
-        return _common.fail(
-            _common.in_flag_terms(problem, parser, args),
-            2 if problem.startswith("unknown") else 1,
-        )
+        return _fail_in_flag_terms(problem, parser, args)
     if not args.verbose:
         _common.plain_warnings(lambda m: _common.in_flag_terms(m, parser, args))
     if getattr(args, "needs_tensorflow", True):
@@ -167,9 +165,16 @@ def _main(argv) -> int:
         if args.verbose:
             raise
         message = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        return _common.fail(
-            _common.in_flag_terms(message or type(e).__name__, parser, args)
-        )
+        return _fail_in_flag_terms(message or type(e).__name__, parser, args)
+
+
+def _fail_in_flag_terms(message: str, parser, args) -> int:
+    """One error line in the command line's terms. A value given to a flag
+    that cannot work (the line ends `Received: --flag VALUE`) is a usage
+    error, exit status 2 as argparse gives; anything else failed, status 1."""
+    line = _common.in_flag_terms(message, parser, args)
+    usage = line.startswith("unknown") or re.search(r"Received: --[\w-]+", line)
+    return _common.fail(line, 2 if usage else 1)
 
 
 if __name__ == "__main__":

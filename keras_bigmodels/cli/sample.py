@@ -30,7 +30,7 @@ def add_parser(sub) -> None:
 
 def precheck(args) -> str | None:
     if args.n <= 0:
-        return f"--n must be a positive integer. Received: {args.n}"
+        return f"--n must be a positive integer. Received: --n {args.n}"
     return run_folder_problem(args.run_dir, ("model.keras",), "sample")
 
 

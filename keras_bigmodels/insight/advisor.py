@@ -24,6 +24,19 @@ TASKS = (
     "tabular",
 )
 COMPUTE = ("cpu", "gpu")
+# The input shapes each task takes: the numbers of dimensions, and how to
+# write one on the command line.
+SHAPES = {
+    "image_classification": ((3,), "HxWxC (height x width x channels)"),
+    "text_classification": ((1,), "T (tokens per text)"),
+    "sequence_classification": ((2,), "TxF (time steps x features)"),
+    "time_series": ((2,), "TxF (time steps x features)"),
+    "translation": ((1,), "T (tokens per sentence)"),
+    "seq2seq": ((1,), "T (tokens per sequence)"),
+    "generation": ((1, 3), "HxWxC for images, T for text"),
+    "anomaly_detection": ((1, 2, 3), "F, TxF or HxWxC"),
+    "tabular": ((1,), "F (number of feature columns)"),
+}
 SMALL, LARGE = 2_000, 50_000  # examples: below SMALL is little data
 
 
@@ -75,6 +88,25 @@ def _compute_reason(compute: str) -> tuple[str, str]:
     return "on a CPU, a small model trains in reasonable time", "只有 CPU，宜用小模型"
 
 
+def _check_shape(task: str, input_shape) -> tuple | None:
+    if input_shape is None:
+        return None
+    shape = tuple(input_shape)
+    ranks, written = SHAPES[task]
+    if (
+        len(shape) not in ranks
+        or not all(isinstance(v, int) and v > 0 for v in shape)
+        or (task == "image_classification" and shape[-1] not in (1, 3, 4))
+    ):
+        text = "x".join(map(str, shape))
+        raise ValueError(
+            f"`input_shape` of {task} is {written}: "
+            + ("the channels are 1, 3 or 4; " if len(shape) == 3 else "")
+            + f"Received: input_shape={text}"
+        )
+    return shape
+
+
 def recommend_architecture(
     task: str, num_samples: int, input_shape=None, compute: str = "cpu"
 ) -> Recommendation:
@@ -103,7 +135,7 @@ def recommend_architecture(
     V.check_choice("task", task, TASKS)
     V.check_positive_int("num_samples", num_samples)
     V.check_choice("compute", compute, COMPUTE)
-    shape = tuple(input_shape) if input_shape is not None else None
+    shape = _check_shape(task, input_shape)
     size, size_en, size_zh = _size(num_samples)
     comp_en, comp_zh = _compute_reason(compute)
     en, zh = [size_en, comp_en], [size_zh, comp_zh]
