@@ -14,6 +14,7 @@ import dataclasses
 import importlib
 import os
 
+from keras_bigmodels.cli import _common
 from keras_bigmodels.cli._common import OneLineParser, finite_float, parse_image_size
 from keras_bigmodels.training import configs as C
 
@@ -222,6 +223,14 @@ def run(args) -> int:
         print(f"Run saved to {result.run_dir}")
     else:  # a multi-worker run's other workers
         print("Finished; the chief (worker 0) wrote the run folder.")
+    if result.diagnosis and result.diagnosis["verdict"] == "diverging":
+        # A model whose loss blew up is no result: the last line says so.
+        rate = result.config.learning_rate
+        was = f" (it was {rate:g})" if rate is not None else ""
+        return _common.fail(
+            f"training diverged: {result.diagnosis['reason_en']}; lower "
+            f"--learning-rate{was} or set --clip-norm"
+        )
     return 0
 
 

@@ -9,7 +9,9 @@ per epoch) says which way it went:
 * **underfitting**: the training loss barely fell, or both losses were still
   falling steeply when training stopped: the model is too small or trained
   too briefly;
-* **fine**: neither.
+* **diverging**: the loss grew by orders of magnitude instead of falling:
+  the learning rate is too high for the model and data;
+* **fine**: none of these.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import math
 
 import numpy as np
 
-VERDICTS = ("overfitting", "underfitting", "fine")
+VERDICTS = ("overfitting", "underfitting", "diverging", "fine")
 
 # The FAQ's remedies, in the article's language and in English.
 REMEDIES = {
@@ -45,6 +47,11 @@ REMEDIES = {
             "regularize less (smaller dropout or L2)",
         ),
         ("调整学习率", "tune the learning rate"),
+    ],
+    "diverging": [
+        ("降低学习率（例如降到十分之一）", "lower the learning rate (a tenth, say)"),
+        ("裁剪梯度范数", "clip the gradient norm (--clip-norm)"),
+        ("把输入特征标准化到相近的尺度", "standardize the input features"),
     ],
     "fine": [],
 }
@@ -80,7 +87,12 @@ class Diagnosis:
         return "\n".join(lines)
 
 
-_ZH = {"overfitting": "过拟合", "underfitting": "欠拟合", "fine": "正常"}
+_ZH = {
+    "overfitting": "过拟合",
+    "underfitting": "欠拟合",
+    "diverging": "发散",
+    "fine": "正常",
+}
 
 
 def _curve(history, key) -> np.ndarray | None:
@@ -90,8 +102,34 @@ def _curve(history, key) -> np.ndarray | None:
     return np.asarray(values, dtype="float64")
 
 
+def _divergence(train, val, history, initial_loss, grow) -> tuple | None:
+    """`(reason_en, reason_zh)` if the loss ended `grow` times or more above
+    where it started (the first batch's loss, else the first epoch's)."""
+    start = initial_loss if initial_loss and math.isfinite(initial_loss) else None
+    start = start if start is not None and start > 0 else train[0]
+    ends = [train[-1]] + ([val[-1]] if val is not None else [])
+    end = max(ends)
+    if not (start > 0 and end > grow * start):
+        return None
+    rates = history.get("learning_rate") or []
+    at = f" at learning rate {rates[-1]:g}" if len(rates) else ""
+    zh_at = f"（学习率 {rates[-1]:g}）" if len(rates) else ""
+    return (
+        f"the loss grew from {start:.4g} to {end:.4g}, {end / start:.2g} times "
+        f"more{at}: the learning rate is too high",
+        f"损失从 {start:.4g} 增大到 {end:.4g}，是原来的 {end / start:.2g} 倍"
+        f"{zh_at}：学习率过高",
+    )
+
+
 def diagnose_history(
-    history, *, loss: str = "loss", rise: float = 0.1, still_falling: float = 0.02
+    history,
+    *,
+    loss: str = "loss",
+    rise: float = 0.1,
+    still_falling: float = 0.02,
+    initial_loss: float | None = None,
+    grow: float = 100.0,
 ) -> Diagnosis:
     """Read a learning curve the way FAQ 6.3 does: overfitting, underfitting or fine.
 
@@ -101,6 +139,11 @@ def diagnose_history(
     the run, or the loss (validation, else training) was still falling by
     more than `still_falling` per epoch over the last epochs.
 
+    Diverging: the last epoch's loss (training or validation) is `grow`
+    times or more the loss training started from (`initial_loss`, else the
+    first epoch's); the learning rate (the history's `"learning_rate"`) is
+    named.
+
     Args:
         history: a `keras.callbacks.History`, or a dict of metric name ->
             list of per-epoch values (`"loss"`, `"val_loss"`, ...).
@@ -109,6 +152,9 @@ def diagnose_history(
             that counts as overfitting.
         still_falling: float. Relative fall per epoch, at the end, that
             counts as stopped too early.
+        initial_loss: float or None. The loss of the first training batch,
+            before any update (the training loop records it).
+        grow: float. How many times the starting loss counts as diverging.
 
     Returns:
         A `Diagnosis` (`verdict`, `turning_epoch`, reasons and remedies in
@@ -127,7 +173,11 @@ def diagnose_history(
             "`history` must be a keras History or a dict of lists. "
             f"Received: history of type {type(history).__name__}"
         )
-    for name, value in (("rise", rise), ("still_falling", still_falling)):
+    for name, value in (
+        ("rise", rise),
+        ("still_falling", still_falling),
+        ("grow", grow),
+    ):
         if (
             not isinstance(value, (int, float))
             or not math.isfinite(value)
@@ -147,7 +197,10 @@ def diagnose_history(
     if val is not None and np.isfinite(val).any():
         turning = int(np.nanargmin(val)) + 1
     verdict, en, zh = "fine", "", ""
-    if val is not None and turning is not None and turning < len(val):
+    diverged = _divergence(train, val, history, initial_loss, grow)
+    if diverged:
+        verdict, (en, zh) = "diverging", diverged
+    elif val is not None and turning is not None and turning < len(val):
         low, end = val[turning - 1], val[-1]
         grew = (end - low) / max(abs(low), 1e-12)
         if grew > rise and train[-1] < train[turning - 1]:

@@ -330,6 +330,10 @@ def fit(
                 bad = _first_non_finite(logs)
                 if bad:
                     raise diverged(bad)
+                if pos["batches_trained"] == 0 and "loss" in logs:
+                    # Where training started: the diagnosis measures a
+                    # blow-up against it.
+                    pos["initial_loss"] = float(logs["loss"])
                 pos["step"] = step + 1
                 pos["batches_trained"] += 1
                 consistent = True

@@ -320,6 +320,13 @@ class Run:
         """Set the manifest's status (and e.g. `error`), on disk at once."""
         self.manifest["status"] = status
         self.manifest.update(extra)
+        if status in ("finished", "failed", "interrupted"):
+            # Every part of a run counts: one stopped and resumed adds the
+            # time of each part.
+            now = time.time()
+            spent = self.manifest.get("seconds", 0) + now - self.started
+            self.manifest["seconds"] = round(spent, 1)
+            self.started = now
         if status == "running":
             self.manifest.pop("error", None)
         if self.manifest.get("workflow"):
@@ -364,7 +371,13 @@ class Run:
         history = history_dict(position["history"])
         # FAQ 6.3's verdict on the learning curve (not for a GAN's two
         # adversarial losses, which have no "loss" to fit).
-        diagnosis = diagnose_history(history).to_dict() if "loss" in history else None
+        diagnosis = (
+            diagnose_history(
+                history, initial_loss=position.get("initial_loss")
+            ).to_dict()
+            if "loss" in history
+            else None
+        )
         if diagnosis is not None:
             metrics = {**metrics, "diagnosis": diagnosis}
         tmp = self.path(".model.tmp.keras")
@@ -380,8 +393,7 @@ class Run:
         )
         if history:
             plot_history(history, self.path("learning_curves.png"))
-        seconds = round(time.time() - self.started, 1)
-        self.manifest["seconds"] = round(self.manifest.get("seconds", 0) + seconds, 1)
+        seconds = round(time.time() - self.started, 1)  # this part of the run
         self.mark(
             "finished", finished=_now(), batches_trained=position["batches_trained"]
         )

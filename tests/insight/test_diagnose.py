@@ -52,3 +52,25 @@ def test_a_keras_history_and_bad_input():
         diagnose_history({"accuracy": [0.5]})
     with pytest.raises(ValueError, match="Received: rise=0"):
         diagnose_history({"loss": [1.0]}, rise=0)
+
+
+def test_a_loss_that_grows_by_orders_of_magnitude_is_divergence():
+    from keras_bigmodels.insight.diagnose import diagnose_history
+
+    history = {
+        "loss": [4.6e20, 3.1e20, 5.0e20],
+        "val_loss": [2.0e20, 6.0e20, 4.0e20],
+        "learning_rate": [1e6, 1e6, 1e6],
+    }
+    d = diagnose_history(history, initial_loss=0.69)
+    assert d.verdict == "diverging"
+    assert "1e+06" in d.reason_en and "0.69" in d.reason_en
+    assert any("learning rate" in r for r in d.remedies_en)
+    assert "学习率" in d.reason_zh
+    # Without the first batch's loss, growth over the epochs counts.
+    assert diagnose_history({"loss": [0.7, 30.0, 900.0]}).verdict == "diverging"
+    # A loss that only fell is never divergence, however high it started.
+    assert diagnose_history({"loss": [900.0, 30.0, 0.7]}).verdict != "diverging"
+    assert diagnose_history({"loss": [0.7, 0.6]}, initial_loss=0.7).verdict != (
+        "diverging"
+    )

@@ -164,6 +164,12 @@ def test_ctrl_c_ends_with_one_line_and_a_resumable_folder(tmp_path, reference, s
     (run_dir,) = _run_dirs(out)
     assert run_dir in lines[0] and "--resume" in lines[0]
     with open(os.path.join(run_dir, "manifest.json")) as f:
-        assert json.load(f)["status"] == "interrupted"
+        first = json.load(f)
+    assert first["status"] == "interrupted" and first["seconds"] > 0
+    started = time.time()
     _finish(out)
+    with open(os.path.join(run_dir, "manifest.json")) as f:
+        total = json.load(f)["seconds"]
+    # The manifest's time counts both parts: the first, then the resumed one.
+    assert first["seconds"] < total <= first["seconds"] + time.time() - started
     _check_same_as_reference(run_dir, reference)
