@@ -69,6 +69,8 @@ class EpochBatches:
         self.shuffle = shuffle
         self.per_example = per_example
         self.drop_remainder = drop_remainder and n >= batch_size
+        self.lengths = None  # per example, for `bucketed` batches
+        self.pool = 1
 
     @classmethod
     def from_arrays(
@@ -96,6 +98,62 @@ class EpochBatches:
             shuffle=shuffle,
             drop_remainder=drop_remainder,
         )
+
+    @classmethod
+    def bucketed(
+        cls,
+        data,
+        lengths,
+        batch_size: int,
+        *,
+        seed: int = 0,
+        shuffle: bool = True,
+        pool: int = 50,
+    ) -> EpochBatches:
+        """Batches of padded sequences, each cut to its own longest sequence.
+
+        `data` is a nested structure of arrays (examples, length) padded at
+        the end to the longest example of all; `lengths` gives, for each of
+        them, the used length of every example (a matching structure of
+        int arrays; None for an array to keep whole). Each epoch the
+        shuffled examples are taken `pool` batches at a time and sorted by
+        length into batches (bucketing), and the batches are shuffled: so
+        one very long example costs memory for its own batch only, and
+        short ones are not padded to it. The order is still a pure function
+        of (seed, epoch).
+
+        Example:
+
+        >>> x = np.zeros((6, 9), "int32")
+        >>> b = EpochBatches.bucketed(x, np.array([9, 2, 2, 3, 3, 2]), 3, seed=0)
+        >>> sorted(t.shape[1] for t in b.dataset(0))
+        [3, 9]
+        """
+        V.check_positive_int("pool", pool)
+        flat = tf.nest.flatten(data)
+        n = len(flat[0])
+        tensors = tf.nest.map_structure(tf.constant, data)
+        sizes = tf.nest.map_structure(
+            lambda v: None if v is None else tf.constant(np.asarray(v, "int64")),
+            lengths,
+        )
+        longest = np.max(
+            [np.asarray(v) for v in tf.nest.flatten(lengths) if v is not None], axis=0
+        )
+
+        def gather(idx):
+            def cut(t, used):
+                rows = tf.gather(t, idx)
+                if used is None:
+                    return rows
+                return rows[:, : tf.reduce_max(tf.gather(used, idx))]
+
+            return tf.nest.map_structure(cut, tensors, sizes)
+
+        batches = cls(n, batch_size, gather, seed=seed, shuffle=shuffle)
+        batches.lengths = longest
+        batches.pool = pool
+        return batches
 
     @classmethod
     def windows(
@@ -151,6 +209,31 @@ class EpochBatches:
         seed = tf.constant([self.seed, epoch], tf.int64)
         return tf.random.experimental.index_shuffle(idx, seed, self.n - 1)
 
+    def batch_indices(self, epoch: int) -> list[np.ndarray]:
+        """The example indices of each batch of epoch `epoch` (bucketed
+        batches: grouped by length, then shuffled)."""
+        order = self.order(epoch)
+        steps, size = self.steps_per_epoch, self.batch_size
+        order = order[: steps * size] if self.drop_remainder else order
+        if self.lengths is None:
+            return [order[i : i + size] for i in range(0, len(order), size)]
+        batches = []
+        chunk = size * self.pool
+        for begin in range(0, len(order), chunk):
+            part = order[begin : begin + chunk]
+            # Stable sort: equal lengths keep their shuffled order.
+            part = part[np.argsort(self.lengths[part], kind="stable")]
+            batches += [part[i : i + size] for i in range(0, len(part), size)]
+        if self.shuffle and len(batches) > 1:
+            # The batch order too is a pure function of (seed, epoch).
+            rank = tf.random.experimental.index_shuffle(
+                tf.range(len(batches), dtype=tf.int64),
+                tf.constant([self.seed, epoch], tf.int64),
+                len(batches) - 1,
+            ).numpy()
+            batches = [batches[i] for i in rank]
+        return batches
+
     def dataset(self, epoch: int, start_step: int = 0) -> tf.data.Dataset:
         """The batches of `epoch` from batch `start_step` on."""
         if not 0 <= start_step <= self.steps_per_epoch:
@@ -158,6 +241,16 @@ class EpochBatches:
                 f"`start_step` must be in [0, {self.steps_per_epoch}]. "
                 f"Received: start_step={start_step}"
             )
+        if self.lengths is not None:
+            rows = self.batch_indices(epoch)[start_step:]
+            ds = tf.data.Dataset.from_tensor_slices(
+                tf.ragged.constant([r.tolist() for r in rows], dtype=tf.int64)
+                if rows
+                else tf.ragged.constant([[0]], dtype=tf.int64)[:0]
+            )
+            ds = ds.map(self.load)
+            options = pipeline_options(deterministic=True)
+            return prefetch_to_accelerator(ds.with_options(options))
         used = self.steps_per_epoch * self.batch_size if self.drop_remainder else self.n
         ds = tf.data.Dataset.range(start_step * self.batch_size, used)
         if self.per_example:
