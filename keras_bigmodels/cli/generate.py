@@ -14,17 +14,36 @@ def add_parser(sub) -> None:
         "'train gpt' run folder.",
     )
     p.add_argument("run_dir", metavar="RUN", help="a run folder written by train gpt")
-    p.add_argument("--prompt", required=True)
-    p.add_argument("--max-new-tokens", type=int, default=200)
+    p.add_argument(
+        "--prompt",
+        required=True,
+        help="the text to continue (required); characters the run never saw "
+        "are read as unknown",
+    )
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=200,
+        help="how many tokens to add (default: %(default)s)",
+    )
     p.add_argument(
         "--temperature",
         type=finite_float,
         default=0.8,
-        help="0 picks the most likely token every time",
+        help="sampling temperature; 0 picks the most likely token every time "
+        "(default: %(default)s)",
     )
-    p.add_argument("--top-k", type=int, default=20)
     p.add_argument(
-        "--seed", type=int, default=None, help="the same seed gives the same text"
+        "--top-k",
+        type=int,
+        default=20,
+        help="sample among the K most likely tokens (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="the same seed gives the same text (default: a new text each time)",
     )
     add_unsafe_load_flag(p)
     p.set_defaults(run=run, precheck=precheck)
@@ -37,17 +56,29 @@ def precheck(args) -> str | None:
 
 
 def run(args) -> int:
+    import sys
+
     from keras_bigmodels.training.sequence import generate_from_run
 
-    print(
-        generate_from_run(
-            args.run_dir,
-            args.prompt,
-            args.max_new_tokens,
-            args.temperature,
-            args.top_k,
-            args.seed,
-            safe_mode=not args.unsafe_load,
-        )
+    started = []
+
+    def show(piece: str) -> None:
+        # The text appears as it is written: the prompt, then each token.
+        if not started:
+            sys.stdout.write(args.prompt)
+            started.append(True)
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    generate_from_run(
+        args.run_dir,
+        args.prompt,
+        args.max_new_tokens,
+        args.temperature,
+        args.top_k,
+        args.seed,
+        safe_mode=not args.unsafe_load,
+        on_token=show,
     )
+    print()
     return 0

@@ -97,6 +97,7 @@ def generate(
     top_k: int | None = None,
     seed: int | None = None,
     tokenizer=None,
+    on_token=None,
 ):
     """Continue a prompt with a language model from `build_gpt`.
 
@@ -113,6 +114,9 @@ def generate(
         top_k: int or None.
         seed: int or None.
         tokenizer: a `keras_bigmodels.data.Tokenizer`, to take and return text.
+        on_token: callable or None. Called with each new token as it is
+            sampled (its text with a tokenizer and a text prompt, else its
+            id), so a caller can show the text while it is being written.
 
     Returns:
         The prompt plus the new tokens: str with a tokenizer, else int32 ids.
@@ -158,6 +162,12 @@ def generate(
             p = np.exp(logits - logits.max())
             nxt = int(rng.choice(len(p), p=p / p.sum()))
         ids.append(nxt)
+        if on_token is not None:
+            if tokenizer is not None and isinstance(prompt, str):
+                space = " " if tokenizer.level == "word" else ""
+                on_token(space + tokenizer.decode([nxt]))
+            else:
+                on_token(nxt)
     if tokenizer is not None and isinstance(prompt, str):
         return tokenizer.decode(ids)
     return np.asarray(ids, "int32")

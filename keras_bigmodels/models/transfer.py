@@ -122,21 +122,23 @@ def resolve_weights(
                 f"`weights` must be None, 'imagenet' or an existing weights file. "
                 f"Received: weights={path!r}"
             )
-        return path
+        return _readable_weights(path, "Replace it with a complete copy.")
     name = (
         _mobilenet_v2_file(image_size)
         if backbone == "mobilenet_v2"
         else app.weights_file
     )
     cached = os.path.join(keras_cache_dir(), name)
-    if os.path.isfile(cached):
-        return cached
     url = app.url + name
     how = (
         f"Download {name} from {url} on a machine that can, then either pass "
         f"`weights`='/path/to/{name}' or put the file in {keras_cache_dir()}/ "
         "(Keras's cache folder) and keep `weights`='imagenet'."
     )
+    if os.path.isfile(cached):
+        return _readable_weights(
+            cached, f"Delete it; the next run downloads it again, or: {how}"
+        )
     if not _reachable(WEIGHTS_HOST, timeout):
         raise WeightsUnavailableError(
             f"Cannot reach {WEIGHTS_HOST} to download the ImageNet weights of "
@@ -153,6 +155,23 @@ def resolve_weights(
         ) from None
     finally:
         socket.setdefaulttimeout(previous)
+
+
+def _readable_weights(path: str, remedy: str) -> str:
+    """`path` if it is a complete HDF5 weights file; else a one-line error
+    naming it (a download cut short leaves such a file in the cache)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r"):
+            return path
+    except OSError as e:
+        size = os.path.getsize(path)
+        raise WeightsUnavailableError(
+            f"The weights file {path} is damaged ({size} bytes, not a complete "
+            f"HDF5 file: {str(e).split('(')[0].strip()}); a download that did "
+            f"not finish leaves such a file. {remedy}"
+        ) from None
 
 
 def _check_input_shape(backbone: str, input_shape, weights) -> tuple:
@@ -194,14 +213,56 @@ def cnn_backbone(input_shape, *, filters=(32, 64, 128), name="cnn_backbone"):
     return keras.Sequential(stack, name=name)
 
 
-def backbone_of(model: keras.Model) -> keras.Model:
-    """The body of a trained classifier: everything before its class layer.
+def body_end(model: keras.Model) -> str:
+    """Where a trained classifier's reusable body ends: the layer that turns
+    its last spatial feature maps into a vector (Flatten or global pooling).
 
-    The model cut before its last layer: for a `build_cnn` network its
-    convolutions and hidden Dense layers, for a `build_image_classifier` one
-    its preprocessing, backbone and pooling. Its input is the model's input.
+    The layers after it (hidden Dense, dropout, the class layer) are fitted
+    to the classes the model was trained on; measured in
+    `bench/transfer_recipe.py`, reusing them transfers worse than stopping
+    here. A model with no spatial maps ends before its last layer.
     """
-    return keras.Model(model.inputs, model.layers[-2].output, name=f"{model.name}_body")
+    layers_ = [
+        layer for layer in model.layers if not isinstance(layer, layers.InputLayer)
+    ]
+    spatial = [i for i, layer in enumerate(layers_) if len(layer.output.shape) == 4]
+    if spatial and spatial[-1] + 1 < len(layers_) - 1:
+        return layers_[spatial[-1] + 1].name
+    return layers_[-2].name if len(layers_) > 1 else layers_[-1].name
+
+
+def backbone_of(model: keras.Model, layer: str | None = None) -> keras.Model:
+    """The body of a trained classifier, for a new head.
+
+    Article §2.8. By default the body ends at `body_end(model)`: for a
+    `build_cnn` network its convolutions up to `Flatten`, for a
+    `build_image_classifier` one its preprocessing, backbone and pooling.
+    Its input is the model's input.
+
+    Args:
+        model: keras.Model. A trained single-path classifier.
+        layer: str or None. End the body at this layer instead (its output
+            is the body's output).
+
+    Returns:
+        A functional `keras.Model` sharing the model's layers and weights.
+
+    Example:
+
+    >>> body = backbone_of(load_model("runs/cnn-20261207-101500"))  # doctest: +SKIP
+    >>> body.output.shape  # doctest: +SKIP
+    (None, 512)
+    """
+    names = [x.name for x in model.layers if not isinstance(x, layers.InputLayer)]
+    name = body_end(model) if layer is None else layer
+    if name not in names[:-1]:
+        raise ValueError(
+            f"`backbone_layer` must be a layer of the model before its class "
+            f"layer {names[:-1]}. Received: backbone_layer={name!r}"
+        )
+    return keras.Model(
+        model.inputs, model.get_layer(name).output, name=f"{model.name}_body"
+    )
 
 
 def _application(backbone, input_shape, weights, timeout):
@@ -216,7 +277,7 @@ def _application(backbone, input_shape, weights, timeout):
     return input_shape, app.preprocessing, net
 
 
-def _resolve_backbone(backbone, input_shape, weights, timeout):
+def _resolve_backbone(backbone, input_shape, weights, timeout, backbone_layer=None):
     """-> (input_shape, preprocessing mode or rescale, backbone model, pretrained)."""
     if isinstance(backbone, keras.Model):
         return tuple(backbone.input_shape[1:]), None, backbone, True
@@ -237,7 +298,8 @@ def _resolve_backbone(backbone, input_shape, weights, timeout):
         from keras_bigmodels.saving import load_model
 
         model = load_model(os.path.join(backbone, "model.keras"))
-        return tuple(model.input_shape[1:]), None, backbone_of(model), True
+        body = backbone_of(model, backbone_layer)
+        return tuple(model.input_shape[1:]), None, body, True
     raise ValueError(
         "`backbone` must be a keras.applications name "
         f"{tuple(APPLICATIONS)}, 'cnn', a run folder or a keras.Model. "
@@ -259,6 +321,7 @@ def build_image_classifier(
     dropout: float = 0.2,
     augmentation=None,
     freeze_backbone: bool | None = None,
+    backbone_layer: str | None = None,
     timeout: float = 5.0,
     name: str | None = None,
 ) -> keras.Model:
@@ -286,6 +349,10 @@ def build_image_classifier(
         augmentation: None, `"light"` or a list of Keras layers (training only).
         freeze_backbone: bool or None. None freezes a pretrained backbone
             (weights given, a run or a model) and trains a new one.
+        backbone_layer: str or None. For a run folder: the layer its body
+            ends at; None: `body_end`, where its feature maps become a
+            vector (Flatten or pooling), so the old hidden and class layers
+            are left behind.
         timeout: float. Seconds to wait on the network for weights.
         name: str or None. The model's name.
 
@@ -311,8 +378,15 @@ def build_image_classifier(
             f"{tuple(APPLICATIONS)}. Received: weights={weights!r} with "
             f"backbone={_describe(backbone)}"
         )
+    if backbone_layer is not None and not (
+        isinstance(backbone, (str, os.PathLike)) and os.path.isdir(backbone)
+    ):
+        raise ValueError(
+            "`backbone_layer` applies to a run folder as backbone. Received: "
+            f"backbone_layer={backbone_layer!r} with backbone={_describe(backbone)}"
+        )
     shape, prep, body, pretrained = _resolve_backbone(
-        backbone, input_shape, weights, timeout
+        backbone, input_shape, weights, timeout, backbone_layer
     )
     body.name = BACKBONE_NAME  # one name, so unfreeze and Grad-CAM find it
     if freeze_backbone is None:

@@ -207,6 +207,11 @@ class BackboneClassifierConfig(ImageDataConfig):
     weights: str | None = option(
         None, "imagenet, or a weights file (.h5 / .weights.h5); default: none"
     )
+    backbone_layer: str | None = option(
+        None,
+        "a run folder as backbone: the layer its body ends at (default: where "
+        "its feature maps become a vector, before its hidden and class layers)",
+    )
     pooling: str = option(
         "avg", "pooling of the backbone's features", choices=("avg", "max", "flatten")
     )

@@ -286,9 +286,25 @@ def train_backbone_classifier(
             pooling=cfg.pooling,
             dropout=cfg.dropout,
             augmentation="light" if cfg.augment else None,
+            backbone_layer=cfg.backbone_layer,
         )
 
     return _train_classifier(cfg, "classifier", build)
+
+
+def _check_takes(model, input_shape: tuple, backbone) -> None:
+    """Before training: a run's body takes images of its own size and colours."""
+    takes = tuple(model.input_shape[1:])
+    if takes == tuple(input_shape):
+        return
+    h, w, c = takes
+    modes = {n: m for m, n in CHANNELS.items()}
+    raise ValueError(
+        f"the backbone {backbone} takes {h}x{w} images with {c} channel(s); "
+        f"the data is read as {input_shape[0]}x{input_shape[1]} with "
+        f"{input_shape[2]}: pass image_size={(h, w)!r} "
+        f"color_mode={modes.get(c, 'rgb')!r}"
+    )
 
 
 def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
@@ -305,6 +321,7 @@ def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
         fine_tune = getattr(cfg, "fine_tune_epochs", 0)
         with strategy.scope():
             model = build(cfg, input_shape, len(class_names))
+            _check_takes(model, input_shape, getattr(cfg, "backbone", None))
             model.compile(
                 optimizer=optimizer("Adam", cfg.learning_rate, cfg.clip_norm),
                 loss="sparse_categorical_crossentropy",

@@ -24,7 +24,11 @@ import numpy as np
 
 from keras_bigmodels.datasets.digits import load_digits
 from keras_bigmodels.models.cnn import build_cnn
-from keras_bigmodels.models.transfer import build_image_classifier, unfreeze
+from keras_bigmodels.models.transfer import (
+    backbone_of,
+    build_image_classifier,
+    unfreeze,
+)
 from keras_bigmodels.training import runs
 from keras_bigmodels.training.configs import OwnPretrainingConfig, make_config
 from keras_bigmodels.training.distribute import describe_devices
@@ -186,9 +190,9 @@ def train_own_pretraining(
         # 3. The pretrained body with a new head: head first, then all of it.
         say("3/3 the pretrained body with a new head, then fine-tuned")
         keras.utils.set_random_seed(cfg.seed + 1)
-        # The body is the convolutional part (up to Flatten): the 0-4 network's
-        # hidden Dense layer is too specific to its five classes to reuse.
-        body = keras.Model(pre.inputs, pre.get_layer("flatten").output, name="body")
+        # The body ends where the feature maps are flattened (`body_end`): the
+        # 0-4 network's hidden Dense layer is too specific to its classes.
+        body = backbone_of(pre)
         model = _compile(
             build_image_classifier(body, 5, dropout=0.3),
             cfg.learning_rate,

@@ -30,6 +30,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 
 import numpy as np
 
@@ -261,6 +262,12 @@ class Run:
         run_dir = None
         if cfg.resume == RESUME_LATEST:
             run_dir = find_resumable(cfg.out, workflow)
+            if run_dir is None and chief:
+                warnings.warn(
+                    f"--resume: no unfinished {workflow} run under "
+                    f"{os.fspath(cfg.out)!r} to continue; starting a new run",
+                    stacklevel=2,
+                )
         elif cfg.resume is not None:
             run_dir = os.fspath(cfg.resume)
             problem = run_folder_problem(run_dir, (MANIFEST_FILE,))

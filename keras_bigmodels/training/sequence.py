@@ -722,8 +722,15 @@ def generate_from_run(
     top_k: int | None = 20,
     seed: int | None = None,
     safe_mode: bool = True,
+    on_token=None,
 ) -> str:
-    """Continue `prompt` with the language model of a `train gpt` run folder."""
+    """Continue `prompt` with the language model of a `train gpt` run folder.
+
+    Characters (or words) of the prompt that the run's vocabulary lacks, an
+    emoji say, are read as the unknown token; one warning counts and shows
+    them. `on_token` is called with each new piece of text as it is
+    sampled (see `models.generate`).
+    """
     from keras_bigmodels.saving import load_model
 
     run_dir = os.fspath(run_dir)
@@ -733,8 +740,26 @@ def generate_from_run(
             f"missing {TOKENIZER_FILE}"
         )
     tok = Tokenizer.load(os.path.join(run_dir, TOKENIZER_FILE))
+    _warn_unknown(tok, prompt)
     model = load_model(run_dir, safe_mode=safe_mode)
-    return generate(model, prompt, max_new_tokens, temperature, top_k, seed, tok)
+    return generate(
+        model, prompt, max_new_tokens, temperature, top_k, seed, tok, on_token
+    )
+
+
+def _warn_unknown(tok: Tokenizer, prompt: str) -> None:
+    unknown = int(np.sum(tok.encode(prompt) == 1)) if prompt else 0
+    if not unknown:
+        return
+    unit = "character" if tok.level == "char" else "word"
+    known = set(tok.vocabulary)
+    pieces = prompt if tok.level == "char" else prompt.split()
+    shown = "".join(dict.fromkeys(p for p in pieces if p not in known))[:40]
+    warnings.warn(
+        f"{unknown} {unit}(s) of the prompt are not in the run's vocabulary "
+        f"({shown}); the model reads each as unknown ([UNK])",
+        stacklevel=3,
+    )
 
 
 def explain_texts(run_dir, texts, out_dir, *, safe_mode: bool = True) -> list[dict]:

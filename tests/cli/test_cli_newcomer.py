@@ -201,3 +201,148 @@ def test_grad_cam_is_drawn_on_the_photo_at_its_own_size(digits_run, tmp_path):  
     assert proc.returncode == 0, proc.stderr
     (written,) = os.listdir(tmp_path / "cam")
     assert Image.open(tmp_path / "cam" / written).size == (700, 900)
+
+
+def test_a_grayscale_runs_body_on_rgb_images_names_the_flags(digits_run, tmp_path):  # noqa: F811
+    from tests.conftest import make_class_folder
+
+    _, source = digits_run
+    make_class_folder(tmp_path / "photos", {"a": 6, "b": 6})
+    proc = cli(
+        *("train", "classifier", "--backbone", source, "--data", tmp_path / "photos"),
+        *("--epochs", 1, "--out", tmp_path / "runs"),
+    )
+    line = assert_one_line_error(proc)
+    assert "--color-mode grayscale" in line and "--image-size 24x24" in line
+    runs = tmp_path / "runs"
+    assert not runs.exists() or not os.listdir(runs)
+
+
+def test_a_damaged_cached_weights_file_is_named_with_the_remedy(tmp_path):
+    from keras_bigmodels.models.transfer import _mobilenet_v2_file
+
+    cache = tmp_path / "keras" / "models"
+    cache.mkdir(parents=True)
+    damaged = cache / _mobilenet_v2_file(96)
+    damaged.write_bytes(b"\x89HDF\r\n" + bytes(1000))  # a download cut short
+    proc = cli(
+        *("train", "classifier", "--backbone", "mobilenet_v2", "--weights"),
+        *("imagenet", "--image-size", 96, "--out", tmp_path / "runs"),
+        env={"KERAS_HOME": str(tmp_path / "keras")},
+    )
+    line = assert_one_line_error(proc)
+    assert str(damaged) in line and "damaged" in line and "Delete it" in line
+    assert "signature" not in line or "HDF5" in line
+
+
+def _fake_run(folder, architecture, task):
+    os.makedirs(folder)
+    for name in ("model.keras", "class_names.json", "tokenizer.json"):
+        open(os.path.join(folder, name), "w").close()
+    with open(os.path.join(folder, "manifest.json"), "w") as f:
+        json.dump({"architecture": architecture, "task": task}, f)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "command, architecture, says",
+    [
+        (["explain"], "gpt", "'train gpt'"),
+        (["predict"], "gpt", "'train gpt'"),
+        (["generate", "--prompt", "a"], "cnn", "'train cnn'"),
+        (["evaluate", "--data", "digits"], "mlp", "'train mlp'"),
+        (["sample"], "seq2seq-gru", "'train seq2seq'"),
+    ],
+)
+def test_a_run_of_the_wrong_kind_says_which_kind_and_which_commands(
+    tmp_path, command, architecture, says
+):
+    run = _fake_run(str(tmp_path / "run"), architecture, "x")
+    args = [command[0], run, *command[1:]]
+    if command[0] in ("explain", "predict"):
+        args.append(str(tmp_path))
+    line = assert_one_line_error(cli(*args))
+    assert says in line and f"{command[0]} takes runs of" in line
+    assert "missing" not in line
+    if architecture == "gpt":
+        assert "keras-bigmodels generate" in line
+
+
+@pytest.mark.parametrize(
+    "task, shape",
+    [
+        ("tabular", "28x28x1"),
+        ("image_classification", "50x3"),
+        ("image_classification", "32x32x7"),
+        ("time_series", "100"),
+    ],
+)
+def test_advise_checks_the_input_shape_against_the_task(task, shape):
+    proc = cli("advise", task, "--samples", 500, "--input-shape", shape)
+    line = assert_one_line_error(proc)
+    assert proc.returncode == 2
+    assert "--input-shape" in line and task in line and shape in line
+    good = {"tabular": "30", "image_classification": "50x50x3", "time_series": "100x8"}
+    proc = cli("advise", task, "--samples", 500, "--input-shape", good[task])
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args, status",
+    [
+        (["train", "cnn", "--epochs", "0"], 2),
+        (["train", "cnn", "--epochs", "many"], 2),
+        (["train", "cnn", "--no-such-flag"], 2),
+        (["generate", "RUN", "--prompt", "a", "--top-k", "0"], 1),
+        (["evaluate", "no/such/run", "--data", "digits"], 1),
+        (["sample", "RUN", "--n", "0"], 2),
+    ],
+)
+def test_usage_errors_exit_2_and_failures_1(args, status, tmp_path):
+    args = [str(tmp_path / "run") if a == "RUN" else a for a in args]
+    proc = cli(*args)
+    assert_one_line_error(proc)
+    assert proc.returncode == status, proc.stderr
+
+
+def test_a_finite_blow_up_is_named_divergence_in_the_last_line(tmp_path):
+    proc = cli(
+        *("train", "mlp", "--epochs", 3, "--learning-rate", "1e6", "--no-compare"),
+        *("--out", tmp_path),
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "diverged" in last and "--learning-rate" in last and "1e+06" in last
+    assert "Diagnosis: diverging" in proc.stdout and "发散" in proc.stdout
+    assert "train for more epochs" not in proc.stdout
+    (run_dir,) = [os.path.join(tmp_path, d) for d in os.listdir(tmp_path)]
+    metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+    assert metrics["diagnosis"]["verdict"] == "diverging"
+
+
+def test_the_seq2seq_skip_warning_names_the_memory_a_long_pair_needs(tmp_path):
+    from keras_bigmodels.training.configs import Seq2SeqConfig
+    from keras_bigmodels.training.sequence import seq2seq_step_bytes
+
+    lines = [f"{i}+{i % 7}\t{i + i % 7}" for i in range(300)]
+    lines[16] = "1+1\t" + "2" * 3000
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = cli(
+        *("train", "seq2seq", "--data", pairs, "--epochs", 1, "--embed-dim", 16),
+        *("--num-layers", 1, "--num-heads", 2, "--out", tmp_path / "r"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    (warning,) = [line for line in proc.stderr.splitlines() if "pairs.tsv:17" in line]
+    cfg = Seq2SeqConfig(embed_dim=16, num_layers=1, num_heads=2)
+    gb = seq2seq_step_bytes(cfg, 3000) / 2**30
+    assert f"needs about {gb:.1f} GB" in warning and "--batch-size 128" in warning
+
+
+def test_resume_with_nothing_to_resume_says_it_starts_a_new_run(tmp_path):
+    proc = cli(
+        "train", "mlp", "--epochs", 1, "--no-compare", "--resume", "--out", tmp_path
+    )
+    run_folder(proc)
+    (warned,) = [line for line in proc.stderr.splitlines() if "warning" in line]
+    assert "--resume" in warned and "starting a new run" in warned

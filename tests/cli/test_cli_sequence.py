@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 from tests.cli.test_cli import assert_one_line_error, cli
 
@@ -116,6 +118,25 @@ def test_train_gpt_then_generate(tmp_path):
         "generate", run_dir, "--prompt", "从前", "--max-new-tokens", 10, "--seed", 3
     )
     assert again.stdout == gen.stdout
+    # Characters the vocabulary lacks are counted in one warning.
+    emoji = cli("generate", run_dir, "--prompt", "从前😀🙂😀", "--max-new-tokens", 5)
+    assert emoji.returncode == 0, emoji.stderr
+    (warned,) = [line for line in emoji.stderr.splitlines() if "warning" in line]
+    assert "3 character(s)" in warned and "😀🙂" in warned
+    assert emoji.stdout.startswith("从前😀🙂😀")
+    # The text streams: the prompt and first tokens are out while it writes.
+    args = ["generate", run_dir, "--prompt", "从前", "--max-new-tokens", 3000]
+    stream = subprocess.Popen(
+        [sys.executable, "-m", "keras_bigmodels", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    first = stream.stdout.read(4)
+    still_writing = stream.poll() is None
+    stream.kill()
+    stream.communicate()
+    assert first.startswith("从前") and len(first) == 4 and still_writing
 
 
 def test_sequence_error_exits(tmp_path):
@@ -125,3 +146,15 @@ def test_sequence_error_exits(tmp_path):
     assert "--digits" in line
     line = assert_one_line_error(cli("generate", tmp_path, "--prompt", "x"))
     assert "not a readable" in line
+
+
+def test_generate_help_documents_its_flags_with_defaults():
+    text = " ".join(cli("generate", "--help").stdout.split())
+    for flag, default in (
+        ("--prompt", "required"),
+        ("--max-new-tokens", "default: 200"),
+        ("--top-k", "default: 20"),
+        ("--temperature", "default: 0.8"),
+    ):
+        after = text.split(flag)[-1]
+        assert default in after.split("--")[0], (flag, after[:120])

@@ -169,12 +169,26 @@ def test_a_trained_cnn_is_a_backbone(tmp_path):
     assert model.output_shape == (None, 4)
     body = model.get_layer("backbone")
     assert not body.trainable
-    # The body is the CNN up to its class layer: same features.
+    # The body is the CNN up to where its feature maps are flattened: its
+    # hidden Dense layer belongs to the old classes.
     x = _images(3, (32, 32, 1))[0]
-    cut = keras.Model(cnn.inputs, cnn.layers[-2].output)
+    assert transfer.body_end(cnn) == "flatten"
+    cut = keras.Model(cnn.inputs, cnn.get_layer("flatten").output)
     np.testing.assert_allclose(
         body.predict(x, verbose=0), cut.predict(x, verbose=0), atol=1e-6
     )
+    hidden = transfer.backbone_of(cnn, "dense1")
+    np.testing.assert_allclose(
+        hidden.predict(x, verbose=0),
+        keras.Model(cnn.inputs, cnn.get_layer("dense1").output).predict(x, verbose=0),
+        atol=1e-6,
+    )
+    with pytest.raises(ValueError, match="Received: backbone_layer='predictions'"):
+        transfer.backbone_of(cnn, "predictions")
+    with pytest.raises(ValueError, match="run folder"):
+        build_image_classifier("cnn", 3, backbone_layer="flatten")
+    classifier = build_image_classifier("cnn", 3, input_shape=(32, 32, 1))
+    assert transfer.body_end(classifier) == "pool"
     cnn_body = build_image_classifier("cnn", 3, input_shape=(32, 32, 3))
     assert cnn_body.get_layer("backbone").trainable
     path = tmp_path / "m.keras"
