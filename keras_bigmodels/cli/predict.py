@@ -40,7 +40,10 @@ PARTIAL = 3  # exit status when some inputs were skipped
 
 
 def run(args) -> int:
-    from keras_bigmodels.training.image_classifier import predict_images
+    from keras_bigmodels.training.image_classifier import (
+        predict_images,
+        prediction_records,
+    )
     from keras_bigmodels.training.runs import json_text
 
     predictions, bad = predict_images(
@@ -49,8 +52,7 @@ def run(args) -> int:
     for b in bad:
         print(f"keras-bigmodels: skipped {b}", file=sys.stderr)
     if args.json:
-        records = predictions + [{"path": b.path, "error": b.reason} for b in bad]
-        print(json_text(records))
+        print(json_text(prediction_records(args.images, predictions, bad)))
     else:
         for p in predictions:
             ranked = ", ".join(

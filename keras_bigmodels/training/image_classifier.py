@@ -584,6 +584,20 @@ def _load_images(files, size, color_mode, bad: list):
             bad.append(BadFile(path, str(e).removeprefix(f"Bad image file {path}: ")))
 
 
+def prediction_records(paths, predictions: list, bad: list) -> list[dict]:
+    """`predict_images`'s results as one list in the order of the inputs:
+    each usable image's prediction and each unusable input's
+    `{"path", "error"}` where that input stood (a folder: its files in
+    sorted order)."""
+    records = predictions + [{"path": b.path, "error": b.reason} for b in bad]
+    rank: dict[str, int] = {}
+    for path in map(os.fspath, paths):
+        found = list_image_files(path) if os.path.isdir(path) else []
+        for name in found or [path]:
+            rank.setdefault(name, len(rank))
+    return sorted(records, key=lambda r: rank.get(r["path"], len(rank)))
+
+
 def _image_files(paths) -> tuple[list[str], list[BadFile]]:
     """Files named, and the image files under folders named, in order."""
     files, bad = [], []

@@ -346,3 +346,27 @@ def test_resume_with_nothing_to_resume_says_it_starts_a_new_run(tmp_path):
     run_folder(proc)
     (warned,) = [line for line in proc.stderr.splitlines() if "warning" in line]
     assert "--resume" in warned and "starting a new run" in warned
+
+
+def test_predict_json_keeps_the_input_order_with_its_errors(digits_run, tmp_path):  # noqa: F811
+    from tests.conftest import pattern_image, write_image
+
+    _, run_dir = digits_run
+    good = [
+        write_image(tmp_path / f"{name}.png", pattern_image(i, (24, 24)))
+        for i, name in enumerate("abc")
+    ]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    missing = str(tmp_path / "missing.png")
+    folder = tmp_path / "folder"
+    write_image(folder / "x.png", pattern_image(1, (24, 24)))
+    write_image(folder / "y.png", pattern_image(2, (24, 24)))
+    inputs = [good[2], str(broken), good[0], missing, str(folder), good[1]]
+    proc = cli("predict", run_dir, *inputs, "--json")
+    assert proc.returncode == 3, proc.stderr  # some inputs skipped
+    records = json.loads(proc.stdout)
+    expected = [good[2], str(broken), good[0], missing]
+    expected += [str(folder / "x.png"), str(folder / "y.png"), good[1]]
+    assert [r["path"] for r in records] == expected
+    assert ["error" in r for r in records] == [0, 1, 0, 1, 0, 0, 0]
