@@ -5,8 +5,11 @@ characters; class folders named 猫 and 狗 would come out as empty boxes in
 `confusion_matrix.png`. `text_fonts(texts)` finds an installed font that has
 every character the labels need, preferring the common CJK families, and
 gives matplotlib the font list `[default, that font]` so Latin text keeps its
-usual look and the rest falls back to the CJK font. When no installed font
-has them, it says once how to get one.
+usual look and the rest falls back to the CJK font. When no system font
+has them, the CJK fonts that an installed Python package ships (`mplfonts`,
+the `[zh]` extra: Noto Sans CJK SC) are registered with matplotlib's font
+manager where they lie, with nothing copied into the user's home folder.
+When none of these has them, it says once how to get one.
 """
 
 from __future__ import annotations
@@ -39,8 +42,12 @@ PREFERRED_FAMILIES = (
     "AR PL UMing",
 )
 
+# Python packages that ship CJK fonts, and the folder inside them.
+FONT_PACKAGES = (("mplfonts", "fonts"),)
+
 HOW_TO_GET_ONE = (
-    "install a CJK font: on Debian/Ubuntu `sudo apt install fonts-noto-cjk`, "
+    'install a CJK font: `pip install "keras-bigmodels[zh]"` (Noto Sans CJK '
+    "SC, inside Python), or on Debian/Ubuntu `sudo apt install fonts-noto-cjk`, "
     "on Fedora `sudo dnf install google-noto-sans-cjk-fonts`, or copy a .ttf/"
     ".otf/.ttc font such as Noto Sans CJK SC into ~/.fonts (Windows and "
     "macOS have one already: Microsoft YaHei, PingFang SC)"
@@ -97,6 +104,37 @@ def _add_fonts_installed_since_the_cache() -> None:
                 font_manager.fontManager.addfont(path)
 
 
+def packaged_fonts() -> list[str]:
+    """Font files that installed Python packages ship (`FONT_PACKAGES`)."""
+    import importlib.util
+    import os
+
+    found = []
+    for package, folder in FONT_PACKAGES:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            spec = None
+        for root in getattr(spec, "submodule_search_locations", None) or []:
+            where = os.path.join(root, folder)
+            if os.path.isdir(where):
+                found += [
+                    os.path.join(where, name)
+                    for name in sorted(os.listdir(where))
+                    if name.lower().endswith((".otf", ".ttf", ".ttc"))
+                ]
+    return found
+
+
+def _add_packaged_fonts() -> None:
+    # Registered where they lie: nothing is copied to ~/.fonts or elsewhere.
+    known = {entry.fname for entry in font_manager.fontManager.ttflist}
+    for path in packaged_fonts():
+        if path not in known:
+            with contextlib.suppress(Exception):
+                font_manager.fontManager.addfont(path)
+
+
 def default_font() -> str:
     """The file of matplotlib's default sans-serif font (DejaVu Sans)."""
     return font_manager.findfont(
@@ -106,11 +144,14 @@ def default_font() -> str:
 
 
 def font_with(chars: set[str]) -> str | None:
-    """The name of an installed font family that has every one of `chars`."""
+    """The name of a font family that has every one of `chars`: installed on
+    the system, or shipped by a Python package (`packaged_fonts`)."""
     codes = {ord(c) for c in chars}
-    for rescan in (False, True):
-        if rescan:
-            _add_fonts_installed_since_the_cache()
+    # The system's fonts first, then fonts installed since matplotlib's
+    # cache was made, then the fonts Python packages ship.
+    for widen in (None, _add_fonts_installed_since_the_cache, _add_packaged_fonts):
+        if widen is not None:
+            widen()
         for entry in _font_entries():
             if codes <= _charmap(entry.fname):
                 return entry.name

@@ -17,6 +17,9 @@ from keras_bigmodels.insight.fonts import text_fonts
 def plot_history(history: dict, path) -> str:
     """Plot each metric's training and validation curves, one panel per metric.
 
+    Each epoch is marked with a dot (up to 50 epochs), so a run of one or
+    two epochs still shows its values.
+
     Args:
         history: dict. `keras.callbacks.History.history`: metric -> values.
         path: str or path. The PNG file to write.
@@ -24,23 +27,37 @@ def plot_history(history: dict, path) -> str:
     Returns:
         The path written.
     """
+    fig = history_figure(history)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return os.fspath(path)
+
+
+def history_figure(history: dict):
+    """The figure `plot_history` writes (a `matplotlib.figure.Figure`)."""
     metrics = [k for k in history if not k.startswith("val_") and k != "learning_rate"]
     fig, axes = plt.subplots(
         1, max(1, len(metrics)), figsize=(5 * max(1, len(metrics)), 4), squeeze=False
     )
     for ax, name in zip(axes[0], metrics, strict=False):
         epochs = np.arange(1, len(history[name]) + 1)
-        ax.plot(epochs, history[name], label="training")
+        marker = "o" if len(epochs) <= 50 else None
+        ax.plot(epochs, history[name], label="training", marker=marker, markersize=4)
         if f"val_{name}" in history:
-            ax.plot(epochs, history[f"val_{name}"], label="validation")
+            ax.plot(
+                epochs,
+                history[f"val_{name}"],
+                label="validation",
+                marker=marker,
+                markersize=4,
+            )
         ax.set_xlabel("epoch")
+        ax.set_xticks(epochs if len(epochs) <= 10 else ax.get_xticks())
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return os.fspath(path)
+    return fig
 
 
 def plot_confusion_matrix(
@@ -153,8 +170,26 @@ def save_image_grid(images, path, value_range=(0.0, 255.0), ncols=None, min_cell
     return os.fspath(path)
 
 
+def _wrapped(text: str, width: int = 16) -> str:
+    """`text` in lines of at most `width` columns (a CJK character is two)."""
+    import unicodedata
+
+    lines, line, used = [], "", 0
+    for char in text:
+        cost = 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        if used + cost > width and line:
+            lines.append(line)
+            line, used = "", 0
+        line += char
+        used += cost
+    return "\n".join([*lines, line])
+
+
 def plot_highest_loss(examples, class_names, path, ncols: int = 4) -> str:
     """A grid of the held-out images the model got most wrong, with their labels.
+
+    Long class names are wrapped onto more lines, and the figure grows to
+    hold them, so no title is cut off.
 
     Args:
         examples: list of dicts with `image` (H, W, C uint8), `true`, `pred`
@@ -166,28 +201,43 @@ def plot_highest_loss(examples, class_names, path, ncols: int = 4) -> str:
     Returns:
         The path written.
     """
-    n = max(1, len(examples))
-    rows = int(np.ceil(n / ncols))
     class_names = [readable_name(c) for c in class_names]
     labels = [class_names[e["true"]] for e in examples] + [
         class_names[e["pred"]] for e in examples
     ]
     with text_fonts([*labels, "true", "predicted"]):
-        fig, axes = plt.subplots(
-            rows, ncols, figsize=(2.2 * ncols, 2.4 * rows), squeeze=False
-        )
-        for ax in axes.ravel():
-            ax.axis("off")
-        for ax, e in zip(axes.ravel(), examples, strict=False):
-            img = np.asarray(e["image"])
-            ax.imshow(img[..., 0] if img.shape[-1] == 1 else img[..., :3], cmap="gray")
-            ax.set_title(
-                f"true {class_names[e['true']]}\n"
-                f"predicted {class_names[e['pred']]} ({100 * e['probability']:.0f}%)",
-                fontsize=8,
-                color="black" if e["true"] == e["pred"] else "crimson",
-            )
-        fig.tight_layout()
+        fig = highest_loss_figure(examples, class_names, ncols)
         fig.savefig(path, dpi=100)
         plt.close(fig)
     return os.fspath(path)
+
+
+def highest_loss_figure(examples, class_names, ncols: int = 4):
+    """The figure `plot_highest_loss` writes (a `matplotlib.figure.Figure`)."""
+    n = max(1, len(examples))
+    rows = int(np.ceil(n / ncols))
+    titles = [
+        f"true {_wrapped(class_names[e['true']])}\n"
+        f"predicted {_wrapped(class_names[e['pred']])} "
+        f"({100 * e['probability']:.0f}%)"
+        for e in examples
+    ]
+    lines = max([t.count("\n") + 1 for t in titles] + [2])
+    fig, axes = plt.subplots(
+        rows,
+        ncols,
+        figsize=(2.4 * ncols, (1.9 + 0.16 * lines) * rows),
+        squeeze=False,
+        layout="constrained",  # room for every title, however many lines
+    )
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, e, title in zip(axes.ravel(), examples, titles, strict=False):
+        img = np.asarray(e["image"])
+        ax.imshow(img[..., 0] if img.shape[-1] == 1 else img[..., :3], cmap="gray")
+        ax.set_title(
+            title,
+            fontsize=8,
+            color="black" if e["true"] == e["pred"] else "crimson",
+        )
+    return fig

@@ -134,15 +134,20 @@ plot_confusion_matrix(m, ["A", "B"], {str(tmp_path / "c.png")!r})
 
 
 def test_without_a_cjk_font_one_plain_line_says_how_to_get_one(tmp_path):
+    # As on a machine with no CJK font (this one has none) and without the
+    # [zh] extra: an empty `mplfonts` package shadows the installed one.
+    (tmp_path / "shadow" / "mplfonts").mkdir(parents=True)
+    (tmp_path / "shadow" / "mplfonts" / "__init__.py").write_text("")
     env = {
         "HOME": str(tmp_path),
         "MPLCONFIGDIR": str(tmp_path / "mpl"),
-        "MPL_IGNORE_SYSTEM_FONTS": "1",  # as on a machine with no CJK font
+        "PYTHONPATH": str(tmp_path / "shadow"),
     }
     proc = _train_on_chinese_classes(tmp_path, env)
     _warnings_are_plain(proc.stderr)
     font_lines = [line for line in proc.stderr.splitlines() if "font" in line]
     assert len(font_lines) == 1, proc.stderr
+    assert "keras-bigmodels[zh]" in font_lines[0]
     assert "fonts-noto-cjk" in font_lines[0] and "~/.fonts" in font_lines[0]
     assert "Glyph" not in proc.stderr
 

@@ -36,3 +36,49 @@ def test_per_class_report_equals_scikit_learn(tmp_path):
     ]
     path = plot_highest_loss(examples, ["猫", "狗"], tmp_path / "w.png")
     assert (tmp_path / "w.png").stat().st_size > 0 and path.endswith("w.png")
+
+
+def test_long_class_names_are_wrapped_never_cut_off():
+    from keras_bigmodels.insight.plots import highest_loss_figure
+
+    names = [
+        "golden retriever puppy from next door",
+        "非常非常长的中文类别名称用于测试换行",
+        "c",
+    ]
+    examples = [
+        {
+            "image": np.zeros((8, 8, 1), "uint8"),
+            "true": t,
+            "pred": p,
+            "probability": 0.9,
+        }
+        for t, p in ((0, 1), (1, 0), (2, 0), (0, 2), (1, 2))
+    ]
+    fig = highest_loss_figure(examples, names)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    boxes = [ax.title.get_window_extent(renderer) for ax in fig.axes if ax.get_title()]
+    assert len(boxes) == len(examples)
+    for box in boxes:
+        assert box.x0 >= -1 and box.y0 >= -1, box
+        assert box.x1 <= width + 1 and box.y1 <= height + 1, box
+    for a, b in zip(boxes, boxes[1:], strict=False):
+        if abs(a.y0 - b.y0) < 1:  # side by side in one row: no overlap
+            assert a.x1 <= b.x0 + 1, (a, b)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_a_one_epoch_learning_curve_shows_its_points():
+    from keras_bigmodels.insight.plots import history_figure
+
+    fig = history_figure({"loss": [0.9], "val_loss": [1.1], "accuracy": [0.5]})
+    lines = [line for ax in fig.axes for line in ax.get_lines()]
+    assert len(lines) == 3
+    assert all(line.get_marker() not in (None, "None", "") for line in lines)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
