@@ -229,4 +229,6 @@ def in_flag_terms(message: str, parser, args) -> str:
         message,
     )
     # What was `labels='x'` is now `--labels x`: the backticks no longer help.
-    return re.sub(r"`(--[^`]+)`", r"\1", message)
+    message = re.sub(r"`(--[^`]+)`", r"\1", message)
+    # Python's None is a flag left out.
+    return re.sub(r"(--[\w-]+) must be None, ", r"\1 must be left out, ", message)

@@ -30,9 +30,28 @@ from keras_bigmodels.training.configs import STRATEGIES
 
 def _tf_config() -> dict:
     try:
-        return json.loads(os.environ.get("TF_CONFIG", "") or "{}")
+        config = json.loads(os.environ.get("TF_CONFIG", "") or "{}")
     except json.JSONDecodeError as e:
         raise ValueError(f"TF_CONFIG is not valid JSON: {e}") from None
+    cluster, task = config.get("cluster") or {}, config.get("task") or {}
+    if cluster and task:
+        job, index = task.get("type"), task.get("index", 0)
+        if job not in cluster:
+            raise ValueError(
+                f"TF_CONFIG: this process's task type {job!r} is not a job of its "
+                f"cluster ({', '.join(map(repr, cluster))})"
+            )
+        count = len(cluster[job])
+        if (
+            isinstance(index, bool)
+            or not isinstance(index, int)
+            or not (0 <= index < count)
+        ):
+            raise ValueError(
+                f"TF_CONFIG: this process's task index {index!r} is not one of "
+                f"the {count} {job}(s) of its cluster: use 0 to {count - 1}"
+            )
+    return config
 
 
 def _runtime_started() -> bool:

@@ -370,3 +370,21 @@ def test_predict_json_keeps_the_input_order_with_its_errors(digits_run, tmp_path
     expected += [str(folder / "x.png"), str(folder / "y.png"), good[1]]
     assert [r["path"] for r in records] == expected
     assert ["error" in r for r in records] == [0, 1, 0, 1, 0, 0, 0]
+
+
+def test_errors_speak_the_users_words_not_pythons(tmp_path):
+    line = assert_one_line_error(
+        cli("train", "classifier", "--weights", tmp_path / "none.h5", "--out", tmp_path)
+    )
+    assert "None" not in line and "--weights must be left out" in line
+    config = {
+        "cluster": {"worker": ["localhost:1", "localhost:2"]},
+        "task": {"type": "worker", "index": 5},
+    }
+    line = assert_one_line_error(
+        cli("train", "cnn", "--out", tmp_path, env={"TF_CONFIG": json.dumps(config)})
+    )
+    assert "`task_id`" not in line and "task index 5" in line and "0 to 1" in line
+    run = _fake_run(str(tmp_path / "cnn"), "cnn", "image_classification")
+    line = assert_one_line_error(cli("sample", run))
+    assert "Sequential" not in line and "'train cnn'" in line and "train gan" in line
