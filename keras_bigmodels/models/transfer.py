@@ -432,11 +432,31 @@ def _all_layers(layer):
         yield from _all_layers(sub)
 
 
+# Fine-tuning learning rates by kind of body (`unfreeze`'s default).
+# The package's own bodies (a run's, "cnn", a keras.Model): measured in
+# bench/transfer_recipe.py, Adam's usual 1e-3 after the head beats 1e-4 and
+# 1e-5. keras.applications networks pretrained on ImageNet: 1e-5, as in
+# Keras's transfer-learning guide, so the pretrained features move little.
+FINE_TUNE_LEARNING_RATE = {"own": 1e-3, "application": 1e-5}
+
+
+def fine_tune_learning_rate(model: keras.Model) -> float:
+    """`unfreeze`'s default learning rate for `model`'s kind of body.
+
+    A `keras.applications` backbone is recognised by the preprocessing
+    layer `build_image_classifier` puts before it.
+    """
+    application = any(
+        isinstance(layer, ImagePreprocessing) for layer in _all_layers(model)
+    )
+    return FINE_TUNE_LEARNING_RATE["application" if application else "own"]
+
+
 def unfreeze(
     model: keras.Model,
     layers="all",
     *,
-    learning_rate: float = 1e-5,
+    learning_rate: float | None = None,
     optimizer=None,
     **compile_kwargs,
 ) -> keras.Model:
@@ -455,7 +475,10 @@ def unfreeze(
             "backbone").
         layers: `"all"` or int. How many of the backbone's last layers to
             unfreeze.
-        learning_rate: float. The Adam learning rate for fine-tuning.
+        learning_rate: float or None. The Adam learning rate for
+            fine-tuning; None: `fine_tune_learning_rate(model)`, 1e-3 for
+            the package's own bodies (a run's, "cnn") and 1e-5 for
+            keras.applications ones.
         optimizer: a Keras optimizer to use instead of Adam(learning_rate).
         **compile_kwargs: further arguments of `model.compile` (for
             example `jit_compile`); `loss` or `metrics` given here replace
@@ -467,7 +490,7 @@ def unfreeze(
     Example:
 
     >>> model.fit(train, epochs=5)  # doctest: +SKIP
-    >>> unfreeze(model, learning_rate=1e-5)  # doctest: +SKIP
+    >>> unfreeze(model)  # doctest: +SKIP
     >>> model.fit(train, epochs=5)  # doctest: +SKIP
     """
     try:
@@ -479,6 +502,8 @@ def unfreeze(
         ) from None
     if layers != "all":
         V.check_positive_int("layers", layers)
+    if learning_rate is None:
+        learning_rate = fine_tune_learning_rate(model)
     V.check_positive("learning_rate", learning_rate)
     body.trainable = True
     inner = list(getattr(body, "layers", []))

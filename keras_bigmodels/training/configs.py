@@ -219,7 +219,11 @@ class BackboneClassifierConfig(ImageDataConfig):
     fine_tune_epochs: int = option(
         0, "then most epochs with the backbone unfrozen (BatchNorm stays frozen)"
     )
-    fine_tune_learning_rate: float = option(1e-5, "Adam learning rate of fine-tuning")
+    fine_tune_learning_rate: float | None = option(
+        None,
+        "Adam learning rate of fine-tuning (default: 1e-5 for keras.applications "
+        "backbones, 1e-3 for cnn and run folders)",
+    )
 
     def check(self) -> BackboneClassifierConfig:
         super().check()
@@ -228,7 +232,9 @@ class BackboneClassifierConfig(ImageDataConfig):
                 "`fine_tune_epochs` must be an integer >= 0. "
                 f"Received: fine_tune_epochs={self.fine_tune_epochs!r}"
             )
-        V.check_positive("fine_tune_learning_rate", self.fine_tune_learning_rate)
+        V.check_positive(
+            "fine_tune_learning_rate", self.fine_tune_learning_rate, allow_none=True
+        )
         return self
 
 

@@ -34,7 +34,11 @@ from keras_bigmodels.datasets.digits import load_digits
 from keras_bigmodels.insight import plots
 from keras_bigmodels.insight.report import per_class_report
 from keras_bigmodels.models.cnn import build_cnn
-from keras_bigmodels.models.transfer import build_image_classifier, unfreeze
+from keras_bigmodels.models.transfer import (
+    build_image_classifier,
+    fine_tune_learning_rate,
+    unfreeze,
+)
 from keras_bigmodels.training import loop, resume, runs
 from keras_bigmodels.training.configs import (
     BackboneClassifierConfig,
@@ -357,11 +361,10 @@ def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
             fit(epochs=cfg.epochs, phase="head")
         if fine_tune:
             with strategy.scope():
+                rate = cfg.fine_tune_learning_rate or fine_tune_learning_rate(model)
                 unfreeze(
                     model,
-                    optimizer=optimizer(
-                        "Adam", cfg.fine_tune_learning_rate, cfg.clip_norm
-                    ),
+                    optimizer=optimizer("Adam", rate, cfg.clip_norm),
                     jit_compile=jit,
                 )
             fit(epochs=fine_tune, phase="fine_tune")

@@ -196,3 +196,15 @@ def test_a_trained_cnn_is_a_backbone(tmp_path):
     np.testing.assert_allclose(
         load_model(path).predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
     )
+
+
+def test_unfreeze_picks_the_learning_rate_for_its_kind_of_body():
+    own = build_image_classifier("cnn", 3, input_shape=(32, 32, 1))
+    app = build_image_classifier("mobilenet_v2", 3, input_shape=SHAPE)
+    for model, rate in ((own, 1e-3), (app, 1e-5)):
+        model.compile("adam", "sparse_categorical_crossentropy")
+        unfreeze(model)
+        assert transfer.fine_tune_learning_rate(model) == rate
+        np.testing.assert_allclose(float(model.optimizer.learning_rate), rate)
+    unfreeze(own, learning_rate=3e-4)  # given: used as it is
+    np.testing.assert_allclose(float(own.optimizer.learning_rate), 3e-4)
