@@ -137,21 +137,10 @@ def main():
                                 run, 5, dropout=0.3, backbone_layer=layer
                             )
                         )
-                        model.fit(
-                            x[shots],
-                            target[shots],
-                            epochs=HEAD_EPOCHS,
-                            batch_size=32,
-                            verbose=0,
-                        )
+                        few = dict(x=x[shots], y=target[shots], batch_size=32)
+                        model.fit(**few, epochs=HEAD_EPOCHS, verbose=0)
                         unfreeze(model, learning_rate=lr)
-                        model.fit(
-                            x[shots],
-                            target[shots],
-                            epochs=FINE_TUNE_EPOCHS,
-                            batch_size=32,
-                            verbose=0,
-                        )
+                        model.fit(**few, epochs=FINE_TUNE_EPOCHS, verbose=0)
                         e = error(model, x[test], target[test])
                         results.setdefault((body, cut, lr), []).append(e)
                         print(
