@@ -34,7 +34,12 @@ def _tf_config() -> dict:
     except json.JSONDecodeError as e:
         raise ValueError(f"TF_CONFIG is not valid JSON: {e}") from None
     cluster, task = config.get("cluster") or {}, config.get("task") or {}
-    if cluster and task:
+    if cluster and not task:
+        raise ValueError(
+            'TF_CONFIG names a cluster but not this process\'s "task" '
+            '(e.g. {"type": "worker", "index": 0})'
+        )
+    if cluster:
         job, index = task.get("type"), task.get("index", 0)
         if job not in cluster:
             raise ValueError(
@@ -162,14 +167,11 @@ def _listening(address: str) -> bool:
 
 
 def _own_port() -> int | None:
-    config = _tf_config()
-    task = config.get("task", {})
-    addresses = config.get("cluster", {}).get(task.get("type"), [])
-    index = task.get("index", 0)
-    if not isinstance(index, int) or not 0 <= index < len(addresses):
-        return None
+    config = _tf_config()  # checked there: the task is one of the cluster's
+    task = config["task"]
+    address = config["cluster"][task["type"]][task.get("index", 0)]
     try:
-        return int(str(addresses[index]).rpartition(":")[2])
+        return int(str(address).rpartition(":")[2])
     except ValueError:
         return None
 

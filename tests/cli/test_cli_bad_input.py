@@ -185,7 +185,9 @@ def test_predict_with_bad_images_predicts_the_rest_and_exits_non_zero(chinese_ru
     assert str(broken) in proc.stderr and "missing.png" in proc.stderr
     assert "predicted 1 of 3 input(s); 2 skipped" in proc.stderr.splitlines()[-1]
     records = json.loads(cli("predict", run_dir, tmp / "mixed", "--json").stdout)
-    assert [("error" in r) for r in records] == [False, True]
+    # In the order of the inputs: the folder's files sorted, broken.png first.
+    assert [r["path"] for r in records] == [str(broken), good]
+    assert [("error" in r) for r in records] == [True, False]
 
 
 def test_evaluate_names_what_went_wrong(chinese_run, tmp_path):

@@ -385,6 +385,11 @@ def test_errors_speak_the_users_words_not_pythons(tmp_path):
         cli("train", "cnn", "--out", tmp_path, env={"TF_CONFIG": json.dumps(config)})
     )
     assert "`task_id`" not in line and "task index 5" in line and "0 to 1" in line
+    del config["task"]
+    line = assert_one_line_error(
+        cli("train", "cnn", "--out", tmp_path, env={"TF_CONFIG": json.dumps(config)})
+    )
+    assert "TF_CONFIG" in line and '"task"' in line
     run = _fake_run(str(tmp_path / "cnn"), "cnn", "image_classification")
     line = assert_one_line_error(cli("sample", run))
     assert "Sequential" not in line and "'train cnn'" in line and "train gan" in line

@@ -45,7 +45,8 @@ def test_train_transformer_and_rnn_on_the_order_task_and_explain(tmp_path):
     assert "'3 4 5 6 7': " in proc.stdout and str(png) in proc.stdout
     bad = assert_one_line_error(cli("explain", runs["transformer"], "not ids"))
     assert "token ids separated by spaces" in bad
-    assert "'rnn' run" in assert_one_line_error(cli("explain", runs["rnn"], "3 4 5"))
+    line = assert_one_line_error(cli("explain", runs["rnn"], "3 4 5"))
+    assert "'train rnn'" in line and "train transformer" in line
 
 
 def test_train_seq2seq_lstm_prints_exact_match(tmp_path):
