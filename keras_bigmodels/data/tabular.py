@@ -20,9 +20,13 @@ from keras_bigmodels import _validation as V
 
 MISSING_TOKENS = ("", "na", "n/a", "nan", "null", "none", "?", "-")
 DELIMITERS = (",", ";", "\t", "|")
-# A column is numeric when at most this share of its present cells (and at
-# least one cell) is not a number: a typo does not turn it into categories.
-STRAY_SHARE = 0.05
+# A column is numeric when numbers dominate it: at most this share of its
+# present cells (or one cell) is not a number, or its other cells hold at
+# most STRAY_VALUES distinct texts (a typo, "unknown" written for missing)
+# and numbers outnumber them two to one. A typo does not turn a column of
+# numbers into categories.
+STRAY_SHARE = 0.1
+STRAY_VALUES = 3
 
 STRATEGIES = ("mean", "median", "max", "constant")
 
@@ -172,9 +176,10 @@ def _numeric_column(name, cells, lines, path, stray: list, decimal_comma=False):
         for n, c in zip(lines, cells, strict=True)
         if not _is_missing(c) and _number(c, decimal_comma) is None
     ]
-    if not present or len(bad) > max(1, int(STRAY_SHARE * len(present))):
-        return None
-    if len(bad) == len(present):
+    numbers = len(present) - len(bad)
+    few = len(bad) <= max(1, int(STRAY_SHARE * len(present)))
+    same = len({c.strip() for _, c in bad}) <= STRAY_VALUES and numbers >= 2 * len(bad)
+    if numbers == 0 or not (few or same):
         return None
     stray.extend({"line": n, "column": name, "value": c.strip()} for n, c in bad)
     if bad:
@@ -212,12 +217,13 @@ def load_csv(
 
     Numeric columns become one feature each; columns with other text (or
     named in `categorical`) become one 0/1 feature per value. A column that
-    is numeric apart from a few cells (at most 5% of its values) stays
-    numeric: those cells are named in a warning (file:line, column, value)
-    and read as missing. Empty cells and NA, N/A, nan, null, none, ?, - are
-    missing: NaN in `x` (for a categorical column, NaN in each of its
-    features). Rows without a target are left out and reported in
-    `dropped_rows`.
+    is numeric apart from a few cells stays numeric (at most 10% of its
+    values are not numbers, or they are at most 3 distinct texts, such as
+    "unknown", outnumbered two to one): those cells are named in a warning
+    (file:line, column, value) and read as missing. Empty cells and NA,
+    N/A, nan, null, none, ?, - are missing: NaN in `x` (for a categorical
+    column, NaN in each of its features). Rows without a target are left
+    out and reported in `dropped_rows`.
 
     Args:
         path: str. The CSV file (UTF-8, or GB18030; see `encoding`).

@@ -49,6 +49,19 @@ def test_a_numeric_column_with_one_stray_cell_stays_numeric(tmp_path):
     assert t.column_kinds == {"x1": "numeric", "x2": "numeric", "colour": "categorical"}
     assert t.stray_cells == [{"line": 40, "column": "x1", "value": "abc"}]
     assert np.isnan(t.x[38, 0]) and np.isnan(t.x[:, 0]).sum() == 1
+    # A word written for missing in many rows is not a category either.
+    rows = ["a,label"] + [
+        f"{'unknown' if i % 4 == 0 else i / 3},{i % 2}" for i in range(60)
+    ]
+    (tmp_path / "u.csv").write_text("\n".join(rows) + "\n")
+    with pytest.warns(UserWarning, match="15 cell"):
+        u = load_csv(tmp_path / "u.csv", "label")
+    assert u.column_kinds == {"a": "numeric"} and np.isnan(u.x[:, 0]).sum() == 15
+    # Two typos in twenty rows.
+    rows = ["a,label"] + [f"{'x' if i in (3, 9) else i},{i % 2}" for i in range(20)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    with pytest.warns(UserWarning):
+        assert load_csv(tmp_path / "t.csv", "label").column_kinds == {"a": "numeric"}
     # A column that is mostly text is categorical, with no warning.
     rows = ["a,label"] + [
         f"{'v' + str(i % 4) if i % 3 else i},{i % 2}" for i in range(60)
