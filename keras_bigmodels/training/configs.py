@@ -235,6 +235,8 @@ class BackboneClassifierConfig(ImageDataConfig):
         V.check_positive(
             "fine_tune_learning_rate", self.fine_tune_learning_rate, allow_none=True
         )
+        if self.backbone == "cnn":  # the article's body: its own smallest size
+            V.check_cnn_image_size("image_size", self.image_size)
         return self
 
 

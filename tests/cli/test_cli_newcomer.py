@@ -296,6 +296,7 @@ def test_advise_checks_the_input_shape_against_the_task(task, shape):
         (["generate", "RUN", "--prompt", "a", "--top-k", "0"], 1),
         (["evaluate", "no/such/run", "--data", "digits"], 1),
         (["sample", "RUN", "--n", "0"], 2),
+        (["train", "classifier", "--backbone", "cnn", "--image-size", "16"], 2),
     ],
 )
 def test_usage_errors_exit_2_and_failures_1(args, status, tmp_path):
