@@ -9,7 +9,7 @@ command line's `--help` do not pay for importing TensorFlow.
 
 import importlib
 
-__version__ = "0.1.0"
+from keras_bigmodels._version import __version__
 
 # public name -> module that defines it
 _EXPORTS = {

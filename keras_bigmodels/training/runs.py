@@ -106,10 +106,10 @@ def library_versions() -> dict:
     import keras
     import tensorflow as tf
 
-    import keras_bigmodels
+    from keras_bigmodels._version import __version__
 
     return {
-        "keras_bigmodels": keras_bigmodels.__version__,
+        "keras_bigmodels": __version__,
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "numpy": np.__version__,
