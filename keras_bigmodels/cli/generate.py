@@ -73,10 +73,10 @@ def run(args) -> int:
     generate_from_run(
         args.run_dir,
         args.prompt,
-        args.max_new_tokens,
-        args.temperature,
-        args.top_k,
-        args.seed,
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        seed=args.seed,
         safe_mode=not args.unsafe_load,
         on_token=show,
     )

@@ -743,7 +743,14 @@ def generate_from_run(
     _warn_unknown(tok, prompt)
     model = load_model(run_dir, safe_mode=safe_mode)
     return generate(
-        model, prompt, max_new_tokens, temperature, top_k, seed, tok, on_token
+        model,
+        prompt,
+        max_new_tokens,
+        temperature=temperature,
+        top_k=top_k,
+        seed=seed,
+        tokenizer=tok,
+        on_token=on_token,
     )
 
 
