@@ -299,8 +299,8 @@ def train_backbone_classifier(
 def _check_takes(model, input_shape: tuple, backbone) -> None:
     """Before training: a run's body takes images of its own size and colours."""
     takes = tuple(model.input_shape[1:])
-    if takes == tuple(input_shape):
-        return
+    if all(t is None or t == d for t, d in zip(takes, input_shape, strict=True)):
+        return  # (None: the model takes any size along that axis)
     h, w, c = takes
     modes = {n: m for m, n in CHANNELS.items()}
     raise ValueError(
