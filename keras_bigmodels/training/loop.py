@@ -137,11 +137,7 @@ def evaluate(model, dataset, strategy=None) -> dict:
     # zeros.
     key = (strategy, *_compiled_state(model))
     cached = _TEST_FUNCTIONS.get(model)
-    if (
-        cached is None
-        or len(cached[0]) != len(key)
-        or any(a is not b for a, b in zip(cached[0], key, strict=True))
-    ):
+    if cached is None or any(a is not b for a, b in zip(cached[0], key, strict=True)):
         cached = (key, step_function(model, strategy, model.test_step))
         _TEST_FUNCTIONS[model] = cached
     test_function = cached[1]
