@@ -54,7 +54,7 @@ def worker(mode: str, weights_path: str) -> None:
     from keras_bigmodels.data.batches import EpochBatches
     from keras_bigmodels.datasets import load_digits
     from keras_bigmodels.training import loop
-    from keras_bigmodels.training.configs import RunConfig
+    from keras_bigmodels.training.run_config import RunConfig
     from keras_bigmodels.training.runs import Run
 
     sys.path.insert(0, HERE)

@@ -32,7 +32,7 @@ import tensorflow as tf  # noqa: E402
 import keras_bigmodels as kb  # noqa: E402
 from keras_bigmodels.data.batches import EpochBatches  # noqa: E402
 from keras_bigmodels.training import loop  # noqa: E402
-from keras_bigmodels.training.configs import RunConfig  # noqa: E402
+from keras_bigmodels.training.run_config import RunConfig  # noqa: E402
 from keras_bigmodels.training.runs import Run  # noqa: E402
 
 

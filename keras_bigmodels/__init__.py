@@ -39,6 +39,7 @@ _SUBMODULES = (
     "layers",
     "models",
     "training",
+    "workflows",
 )
 
 __all__ = ["__version__", *_EXPORTS, *_SUBMODULES]

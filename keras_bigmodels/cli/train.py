@@ -16,7 +16,8 @@ import os
 
 from keras_bigmodels.cli import _common
 from keras_bigmodels.cli._common import OneLineParser, finite_float, parse_image_size
-from keras_bigmodels.training import configs as C
+from keras_bigmodels.training.run_config import RESUME_LATEST, field_type
+from keras_bigmodels.workflows import configs as C
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,13 +104,13 @@ def flag_name(field_name: str) -> str:
 
 def _add_field(p, cls, f: dataclasses.Field) -> None:
     meta = f.metadata
-    base, optional = C.field_type(cls, f)
+    base, optional = field_type(cls, f)
     help_text = meta.get("help", "")
     if f.name == "resume":
         p.add_argument(
             "--resume",
             nargs="?",
-            const=C.RESUME_LATEST,
+            const=RESUME_LATEST,
             default=None,
             metavar="RUN",
             help=help_text,

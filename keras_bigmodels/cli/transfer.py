@@ -8,7 +8,7 @@ Not a `train` architecture: it trains three networks one after another
 from __future__ import annotations
 
 from keras_bigmodels.cli.train import add_config_flags, config_of
-from keras_bigmodels.training import configs as C
+from keras_bigmodels.workflows import configs as C
 
 
 def add_parser(sub) -> None:

@@ -25,7 +25,7 @@ import tensorflow as tf
 from tensorflow.python.eager import context as _context
 
 from keras_bigmodels import _validation as V
-from keras_bigmodels.training.configs import STRATEGIES
+from keras_bigmodels.training.run_config import STRATEGIES
 
 
 def _tf_config() -> dict:

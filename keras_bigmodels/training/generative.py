@@ -32,7 +32,7 @@ from keras_bigmodels.models.cnn import build_cnn
 from keras_bigmodels.models.gan import GAN, build_gan
 from keras_bigmodels.training import loop, runs
 from keras_bigmodels.training.callbacks import FrechetDistance, SampleGrid
-from keras_bigmodels.training.configs import (
+from keras_bigmodels.workflows.configs import (
     AutoencoderConfig,
     GANConfig,
     make_config,

@@ -40,7 +40,7 @@ from keras_bigmodels.models.transfer import (
     unfreeze,
 )
 from keras_bigmodels.training import loop, resume, runs
-from keras_bigmodels.training.configs import (
+from keras_bigmodels.workflows.configs import (
     BackboneClassifierConfig,
     ImageClassifierConfig,
     make_config,

@@ -257,7 +257,7 @@ class Run:
         settings in its manifest; only `out`, `resume` and `verbose` come
         from `cfg`.
         """
-        from keras_bigmodels.training.configs import RESUME_LATEST
+        from keras_bigmodels.training.run_config import RESUME_LATEST
 
         run_dir = None
         if cfg.resume == RESUME_LATEST:

@@ -44,7 +44,7 @@ from keras_bigmodels.models.rnn import build_rnn
 from keras_bigmodels.models.seq2seq import build_seq2seq, decode
 from keras_bigmodels.models.transformer import build_transformer
 from keras_bigmodels.training import loop, runs
-from keras_bigmodels.training.configs import (
+from keras_bigmodels.workflows.configs import (
     GPTConfig,
     RNNClassifierConfig,
     Seq2SeqConfig,

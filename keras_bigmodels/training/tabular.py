@@ -25,7 +25,7 @@ from keras_bigmodels.datasets.tables import load_breast_cancer_table
 from keras_bigmodels.layers.missing_values import MissingValueImputer
 from keras_bigmodels.models.mlp import build_mlp
 from keras_bigmodels.training import loop, runs
-from keras_bigmodels.training.configs import (
+from keras_bigmodels.workflows.configs import (
     MISSING_STRATEGIES,
     MLPConfig,
     make_config,

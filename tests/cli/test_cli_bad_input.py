@@ -252,7 +252,7 @@ def test_errors_name_flags_from_the_cli_and_arguments_from_python(
     line = assert_one_line_error(cli("train", "cnn", "--image-size", 16))
     assert "--image-size must be at least 22" in line and "16x16" in line
 
-    from keras_bigmodels.training.configs import ImageClassifierConfig
+    from keras_bigmodels.workflows.configs import ImageClassifierConfig
 
     with pytest.raises(ValueError, match=r"`epochs`.*Received: epochs=0"):
         ImageClassifierConfig(epochs=0).check()
@@ -278,7 +278,7 @@ def test_non_finite_numbers_are_refused(args, flag):
 
 def test_non_finite_numbers_are_refused_from_python():
     from keras_bigmodels import build_cnn
-    from keras_bigmodels.training.configs import GPTConfig
+    from keras_bigmodels.workflows.configs import GPTConfig
 
     with pytest.raises(ValueError, match="learning_rate"):
         GPTConfig(learning_rate=float("nan")).check()

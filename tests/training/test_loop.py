@@ -12,7 +12,7 @@ import tensorflow as tf
 from keras_bigmodels.data.batches import EpochBatches
 from keras_bigmodels.training import loop
 from keras_bigmodels.training import resume as ckpt
-from keras_bigmodels.training.configs import RESUME_LATEST, RunConfig
+from keras_bigmodels.training.run_config import RESUME_LATEST, RunConfig
 from keras_bigmodels.training.runs import Run, read_json
 from keras_bigmodels.training.seed import set_seed
 

@@ -1,0 +1,47 @@
+"""Workflows: one module per `keras-bigmodels train` command.
+
+Each holds its `train_x(config)` returning a typed result, and the functions
+that use its run folder (evaluate, predict, explain, generate, sample). The
+configs (`workflows.configs`, one dataclass per workflow) import no
+TensorFlow; everything else loads on first use (PEP 562).
+
+Example:
+
+>>> from keras_bigmodels.workflows import GPTConfig, train_gpt
+>>> result = train_gpt(GPTConfig(epochs=1))  # doctest: +SKIP
+"""
+
+import importlib
+
+# public name -> module of this package that defines it
+_EXPORTS = {
+    "AutoencoderConfig": "configs",
+    "BackboneClassifierConfig": "configs",
+    "GANConfig": "configs",
+    "GPTConfig": "configs",
+    "ImageClassifierConfig": "configs",
+    "MLPConfig": "configs",
+    "OwnPretrainingConfig": "configs",
+    "RNNClassifierConfig": "configs",
+    "RunConfig": "configs",
+    "Seq2SeqConfig": "configs",
+    "SequenceClassifierConfig": "configs",
+    "TransformerClassifierConfig": "configs",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(
+            f"module 'keras_bigmodels.workflows' has no attribute {name!r}"
+        )
+    module = importlib.import_module(f"keras_bigmodels.workflows.{_EXPORTS[name]}")
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
