@@ -32,15 +32,15 @@ from keras_bigmodels.models.cnn import build_cnn
 from keras_bigmodels.models.gan import GAN, build_gan
 from keras_bigmodels.training import loop, runs
 from keras_bigmodels.training.callbacks import FrechetDistance, SampleGrid
+from keras_bigmodels.training.distribute import describe_devices
+from keras_bigmodels.training.precision import optimizer, resolve_jit
+from keras_bigmodels.training.seed import set_seed
+from keras_bigmodels.training.session import session
 from keras_bigmodels.workflows.configs import (
     AutoencoderConfig,
     GANConfig,
     make_config,
 )
-from keras_bigmodels.training.distribute import describe_devices
-from keras_bigmodels.training.precision import optimizer, resolve_jit
-from keras_bigmodels.training.seed import set_seed
-from keras_bigmodels.training.session import session
 
 DIGITS = "digits"
 FOLDER_IMAGE_SIZE = (32, 32)

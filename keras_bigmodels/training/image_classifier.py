@@ -40,14 +40,14 @@ from keras_bigmodels.models.transfer import (
     unfreeze,
 )
 from keras_bigmodels.training import loop, resume, runs
+from keras_bigmodels.training.distribute import describe_devices
+from keras_bigmodels.training.precision import optimizer, resolve_jit
+from keras_bigmodels.training.session import session
 from keras_bigmodels.workflows.configs import (
     BackboneClassifierConfig,
     ImageClassifierConfig,
     make_config,
 )
-from keras_bigmodels.training.distribute import describe_devices
-from keras_bigmodels.training.precision import optimizer, resolve_jit
-from keras_bigmodels.training.session import session
 
 DIGITS = "digits"
 DIGITS_IMAGE_SIZE = (32, 32)

@@ -30,9 +30,9 @@ from keras_bigmodels.models.transfer import (
     unfreeze,
 )
 from keras_bigmodels.training import runs
-from keras_bigmodels.workflows.configs import OwnPretrainingConfig, make_config
 from keras_bigmodels.training.distribute import describe_devices
 from keras_bigmodels.training.session import session
+from keras_bigmodels.workflows.configs import OwnPretrainingConfig, make_config
 
 
 @dataclasses.dataclass

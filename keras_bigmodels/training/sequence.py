@@ -44,6 +44,10 @@ from keras_bigmodels.models.rnn import build_rnn
 from keras_bigmodels.models.seq2seq import build_seq2seq, decode
 from keras_bigmodels.models.transformer import build_transformer
 from keras_bigmodels.training import loop, runs
+from keras_bigmodels.training.distribute import describe_devices
+from keras_bigmodels.training.metrics import SequenceExactMatch
+from keras_bigmodels.training.precision import optimizer, resolve_jit
+from keras_bigmodels.training.session import session
 from keras_bigmodels.workflows.configs import (
     GPTConfig,
     RNNClassifierConfig,
@@ -52,10 +56,6 @@ from keras_bigmodels.workflows.configs import (
     TransformerClassifierConfig,
     make_config,
 )
-from keras_bigmodels.training.distribute import describe_devices
-from keras_bigmodels.training.metrics import SequenceExactMatch
-from keras_bigmodels.training.precision import optimizer, resolve_jit
-from keras_bigmodels.training.session import session
 
 TOKENIZER_FILE = "tokenizer.json"
 

@@ -25,14 +25,14 @@ from keras_bigmodels.datasets.tables import load_breast_cancer_table
 from keras_bigmodels.layers.missing_values import MissingValueImputer
 from keras_bigmodels.models.mlp import build_mlp
 from keras_bigmodels.training import loop, runs
+from keras_bigmodels.training.distribute import describe_devices
+from keras_bigmodels.training.precision import optimizer, resolve_jit
+from keras_bigmodels.training.session import session
 from keras_bigmodels.workflows.configs import (
     MISSING_STRATEGIES,
     MLPConfig,
     make_config,
 )
-from keras_bigmodels.training.distribute import describe_devices
-from keras_bigmodels.training.precision import optimizer, resolve_jit
-from keras_bigmodels.training.session import session
 
 MIN_COMPLETE_ROWS = 10
 

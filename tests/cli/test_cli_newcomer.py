@@ -29,8 +29,8 @@ def test_fine_tuning_reports_the_recompiled_models_metrics(tmp_path):
     assert float(fine["val_loss"]) > 0 and float(fine["val_accuracy"]) > 0.1
 
     import keras_bigmodels
-    from keras_bigmodels.workflows.configs import BackboneClassifierConfig
     from keras_bigmodels.training.image_classifier import _digits_data
+    from keras_bigmodels.workflows.configs import BackboneClassifierConfig
 
     manifest = json.load(open(os.path.join(run_dir, "manifest.json")))
     cfg = BackboneClassifierConfig(**manifest["config"])
@@ -322,8 +322,8 @@ def test_a_finite_blow_up_is_named_divergence_in_the_last_line(tmp_path):
 
 
 def test_the_seq2seq_skip_warning_names_the_memory_a_long_pair_needs(tmp_path):
-    from keras_bigmodels.workflows.configs import Seq2SeqConfig
     from keras_bigmodels.training.sequence import seq2seq_step_bytes
+    from keras_bigmodels.workflows.configs import Seq2SeqConfig
 
     lines = [f"{i}+{i % 7}\t{i + i % 7}" for i in range(300)]
     lines[16] = "1+1\t" + "2" * 3000
