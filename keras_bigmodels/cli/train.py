@@ -47,7 +47,7 @@ WORKFLOWS = {
     ),
     "mlp": Workflow(
         C.MLPConfig,
-        "keras_bigmodels.training.tabular:train_mlp",
+        "keras_bigmodels.workflows.tabular:train_mlp",
         "_report_mlp",
         "an MLP on a table with missing values, each FAQ 6.2 remedy side by side",
         "table",

@@ -27,6 +27,8 @@ _EXPORTS = {
     "Seq2SeqConfig": "configs",
     "SequenceClassifierConfig": "configs",
     "TransformerClassifierConfig": "configs",
+    "MLPResult": "tabular",
+    "train_mlp": "tabular",
 }
 
 __all__ = sorted(_EXPORTS)
