@@ -15,7 +15,7 @@ import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from keras_bigmodels.training.own_pretraining import train_own_pretraining  # noqa: E402
+from keras_bigmodels.workflows.own_pretraining import train_own_pretraining  # noqa: E402
 
 
 def main():

@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 from keras_bigmodels import build_cnn, build_image_classifier, unfreeze  # noqa: E402
 from keras_bigmodels.datasets.digits import load_digits  # noqa: E402
-from keras_bigmodels.training.own_pretraining import few_shot_split  # noqa: E402
+from keras_bigmodels.workflows.own_pretraining import few_shot_split  # noqa: E402
 
 HEAD_EPOCHS, FINE_TUNE_EPOCHS = 30, 60
 

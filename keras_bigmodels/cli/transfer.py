@@ -38,7 +38,7 @@ def precheck(args) -> str | None:
 
 
 def run(args) -> int:
-    from keras_bigmodels.training.own_pretraining import train_own_pretraining
+    from keras_bigmodels.workflows.own_pretraining import train_own_pretraining
 
     r = train_own_pretraining(_config(args))
     print()

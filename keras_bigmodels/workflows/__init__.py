@@ -29,6 +29,8 @@ _EXPORTS = {
     "TransformerClassifierConfig": "configs",
     "MLPResult": "tabular",
     "train_mlp": "tabular",
+    "OwnPretrainingResult": "own_pretraining",
+    "train_own_pretraining": "own_pretraining",
 }
 
 __all__ = sorted(_EXPORTS)
