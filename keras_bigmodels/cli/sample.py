@@ -35,7 +35,7 @@ def precheck(args) -> str | None:
 
 
 def run(args) -> int:
-    from keras_bigmodels.training.generative import sample_from_run
+    from keras_bigmodels.workflows.gan import sample_from_run
 
     result = sample_from_run(
         args.run_dir, args.n, args.seed, args.out, safe_mode=not args.unsafe_load

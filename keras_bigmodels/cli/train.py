@@ -82,14 +82,14 @@ WORKFLOWS = {
     ),
     "gan": Workflow(
         C.GANConfig,
-        "keras_bigmodels.training.generative:train_gan",
+        "keras_bigmodels.workflows.gan:train_gan",
         "_report_gan",
         "a DCGAN on digits or a folder of images, judged by a classifier",
         "images",
     ),
     "autoencoder": Workflow(
         C.AutoencoderConfig,
-        "keras_bigmodels.training.generative:train_autoencoder",
+        "keras_bigmodels.workflows.gan:train_autoencoder",
         "_report_autoencoder",
         "an autoencoder on digits or a folder of images, beside PCA",
         "images",

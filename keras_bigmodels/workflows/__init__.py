@@ -31,6 +31,11 @@ _EXPORTS = {
     "train_mlp": "tabular",
     "OwnPretrainingResult": "own_pretraining",
     "train_own_pretraining": "own_pretraining",
+    "GANResult": "gan",
+    "sample_from_run": "gan",
+    "train_gan": "gan",
+    "AutoencoderResult": "gan",
+    "train_autoencoder": "gan",
 }
 
 __all__ = sorted(_EXPORTS)
