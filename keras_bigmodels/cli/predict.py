@@ -40,11 +40,11 @@ PARTIAL = 3  # exit status when some inputs were skipped
 
 
 def run(args) -> int:
-    from keras_bigmodels.training.image_classifier import (
+    from keras_bigmodels.training.runs import json_text
+    from keras_bigmodels.workflows.image_classifier import (
         predict_images,
         prediction_records,
     )
-    from keras_bigmodels.training.runs import json_text
 
     predictions, bad = predict_images(
         args.run_dir, args.images, args.top_k, safe_mode=not args.unsafe_load

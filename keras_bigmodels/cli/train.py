@@ -32,14 +32,14 @@ class Workflow:
 WORKFLOWS = {
     "cnn": Workflow(
         C.ImageClassifierConfig,
-        "keras_bigmodels.training.image_classifier:train_image_classifier",
+        "keras_bigmodels.workflows.image_classifier:train_image_classifier",
         "_report_cnn",
         "the article's CNN on the bundled digits or a folder of images",
         "images",
     ),
     "classifier": Workflow(
         C.BackboneClassifierConfig,
-        "keras_bigmodels.training.image_classifier:train_backbone_classifier",
+        "keras_bigmodels.workflows.image_classifier:train_backbone_classifier",
         "_report_cnn",
         "a pretrained backbone (or a run's trained body) with a new head, then "
         "fine-tuning",

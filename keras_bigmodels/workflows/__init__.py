@@ -36,6 +36,12 @@ _EXPORTS = {
     "train_gan": "gan",
     "AutoencoderResult": "gan",
     "train_autoencoder": "gan",
+    "ImageClassifierResult": "image_classifier",
+    "train_backbone_classifier": "image_classifier",
+    "train_image_classifier": "image_classifier",
+    "evaluate_image_classifier": "image_classifier",
+    "explain_images": "image_classifier",
+    "predict_images": "image_classifier",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -29,8 +29,8 @@ def test_fine_tuning_reports_the_recompiled_models_metrics(tmp_path):
     assert float(fine["val_loss"]) > 0 and float(fine["val_accuracy"]) > 0.1
 
     import keras_bigmodels
-    from keras_bigmodels.training.image_classifier import _digits_data
     from keras_bigmodels.workflows.configs import BackboneClassifierConfig
+    from keras_bigmodels.workflows.image_classifier import _digits_data
 
     manifest = json.load(open(os.path.join(run_dir, "manifest.json")))
     cfg = BackboneClassifierConfig(**manifest["config"])

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from keras_bigmodels.training.image_classifier import (
+from keras_bigmodels.workflows.image_classifier import (
     TrainConfig,
     train_image_classifier,
 )

@@ -46,7 +46,7 @@ CLI = [
 ]
 WORKER = """
 import sys, numpy as np
-from keras_bigmodels.training.image_classifier import train_image_classifier
+from keras_bigmodels.workflows.image_classifier import train_image_classifier
 r = train_image_classifier(
     strategy=sys.argv[1], out=sys.argv[2], verbose=0, **{settings}
 )
