@@ -58,7 +58,7 @@ def precheck(args) -> str | None:
 def run(args) -> int:
     import sys
 
-    from keras_bigmodels.training.sequence import generate_from_run
+    from keras_bigmodels.workflows.gpt import generate_from_run
 
     started = []
 

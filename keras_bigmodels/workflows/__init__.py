@@ -42,6 +42,14 @@ _EXPORTS = {
     "evaluate_image_classifier": "image_classifier",
     "explain_images": "image_classifier",
     "predict_images": "image_classifier",
+    "GPTResult": "gpt",
+    "generate_from_run": "gpt",
+    "train_gpt": "gpt",
+    "Seq2SeqResult": "gpt",
+    "train_seq2seq": "gpt",
+    "SequenceClassifierResult": "gpt",
+    "explain_texts": "gpt",
+    "train_sequence_classifier": "gpt",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -6,11 +6,11 @@ import os
 import numpy as np
 import pytest
 
-from keras_bigmodels.training import sequence
+from keras_bigmodels import workflows
 
 
 def test_transformer_beats_bag_of_tokens_on_the_order_task(tmp_path):
-    r = sequence.train_sequence_classifier(
+    r = workflows.train_sequence_classifier(
         architecture="transformer",
         epochs=4,
         num_train=3000,
@@ -42,7 +42,7 @@ def test_rnn_on_a_folder_of_text_files(tmp_path):
     data = _text_classes(
         tmp_path / "texts", {"pos": "good great fine", "neg": "bad awful poor"}, 30, 7
     )
-    r = sequence.train_sequence_classifier(
+    r = workflows.train_sequence_classifier(
         architecture="rnn",
         data=data,
         level="word",
@@ -60,7 +60,7 @@ def test_rnn_on_a_folder_of_text_files(tmp_path):
 
 def test_seq2seq_learns_two_digit_addition(tmp_path):
     # Reduced size: 2 digits, 4,500 pairs, 25 short epochs (about 3,400 steps).
-    r = sequence.train_seq2seq(
+    r = workflows.train_seq2seq(
         kind="transformer",
         digits=2,
         num_train=4500,
@@ -88,7 +88,7 @@ def test_seq2seq_from_a_tsv_file(tmp_path):
         for w in ["abc", "hello", "model", "keras", "train", "tensor"] * 20
     )
     (tmp_path / "pairs.tsv").write_text(pairs, encoding="utf-8")
-    r = sequence.train_seq2seq(
+    r = workflows.train_seq2seq(
         kind="lstm",
         data=str(tmp_path / "pairs.tsv"),
         epochs=1,
@@ -100,7 +100,7 @@ def test_seq2seq_from_a_tsv_file(tmp_path):
     assert 0.0 <= r.metrics["test"]["exact_match"] <= 1.0
     (tmp_path / "bad.tsv").write_text("no tab here\n", encoding="utf-8")
     with pytest.raises(ValueError, match="bad.tsv:1"):
-        sequence.train_seq2seq(data=str(tmp_path / "bad.tsv"), out=str(tmp_path))
+        workflows.train_seq2seq(data=str(tmp_path / "bad.tsv"), out=str(tmp_path))
 
 
 def test_gpt_run_reports_ngram_baselines_and_generates(tmp_path):
@@ -108,7 +108,7 @@ def test_gpt_run_reports_ngram_baselines_and_generates(tmp_path):
         f"line {i % 10} says {'abcdefghij'[i % 10] * 3}.\n" for i in range(400)
     )
     (tmp_path / "t.txt").write_text(text, encoding="utf-8")
-    r = sequence.train_gpt(
+    r = workflows.train_gpt(
         data=str(tmp_path / "t.txt"),
         sequence_length=32,
         epochs=3,
@@ -123,9 +123,9 @@ def test_gpt_run_reports_ngram_baselines_and_generates(tmp_path):
     assert set(base["cross_entropy"]) == {"1", "2", "3", "4", "5", "6"}
     # Three epochs on this regular text already beat the unigram model.
     assert m["validation"]["cross_entropy"] < base["cross_entropy"]["1"]
-    out = sequence.generate_from_run(r.run_dir, "line 3", 20, seed=0)
+    out = workflows.generate_from_run(r.run_dir, "line 3", 20, seed=0)
     assert out.startswith("line 3") and len(out) == 26
-    assert out == sequence.generate_from_run(r.run_dir, "line 3", 20, seed=0)
+    assert out == workflows.generate_from_run(r.run_dir, "line 3", 20, seed=0)
 
 
 def test_teacher_forced_exact_match_equals_greedy_decoding():
@@ -159,7 +159,7 @@ def test_explain_texts_draws_each_blocks_attention_over_the_texts_tokens(tmp_pat
 
     words = {"好": "好评如潮", "差": "差评太差"}
     data = _text_classes(tmp_path / "texts", words, 20, 5, sep="")
-    r = sequence.train_sequence_classifier(
+    r = workflows.train_sequence_classifier(
         architecture="transformer",
         data=data,
         epochs=1,
@@ -179,7 +179,7 @@ def test_explain_texts_draws_each_blocks_attention_over_the_texts_tokens(tmp_pat
 
     long_text = "好评如潮好评如潮好评"  # 10 characters: cut to max_length 8
     with mock.patch.object(attention, "plot_attention", spy):
-        out = sequence.explain_texts(r.run_dir, ["差评3", long_text], tmp_path / "x")
+        out = workflows.explain_texts(r.run_dir, ["差评3", long_text], tmp_path / "x")
     assert [o["tokens"] for o in out] == [list("差评3"), list(long_text[:8])]
     for o, (weights, labels) in zip(out, drawn, strict=True):
         assert o["label"] in ("好", "差") and 0.5 <= o["probability"] <= 1.0
@@ -191,4 +191,4 @@ def test_explain_texts_draws_each_blocks_attention_over_the_texts_tokens(tmp_pat
             np.testing.assert_allclose(w.sum(-1), 1.0, atol=1e-5)
         assert os.path.getsize(o["attention"]) > 1000
     with pytest.raises(ValueError, match="no tokens"):
-        sequence.explain_texts(r.run_dir, [""], tmp_path / "x")
+        workflows.explain_texts(r.run_dir, [""], tmp_path / "x")
