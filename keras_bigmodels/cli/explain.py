@@ -45,7 +45,7 @@ def add_parser(sub) -> None:
 
 def _texts(args) -> int:
     from keras_bigmodels.data.text import read_text_file
-    from keras_bigmodels.workflows.gpt import explain_texts
+    from keras_bigmodels.workflows.text_classifier import explain_texts
 
     if args.class_name is not None or args.layer is not None:
         raise ValueError(

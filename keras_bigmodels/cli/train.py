@@ -54,21 +54,21 @@ WORKFLOWS = {
     ),
     "rnn": Workflow(
         C.RNNClassifierConfig,
-        "keras_bigmodels.workflows.gpt:train_sequence_classifier",
+        "keras_bigmodels.workflows.text_classifier:train_sequence_classifier",
         "_report_sequence_classifier",
         "a bidirectional RNN classifier (bundled order task or text folders)",
         "text_folder",
     ),
     "transformer": Workflow(
         C.TransformerClassifierConfig,
-        "keras_bigmodels.workflows.gpt:train_sequence_classifier",
+        "keras_bigmodels.workflows.text_classifier:train_sequence_classifier",
         "_report_sequence_classifier",
         "a Transformer classifier (bundled order task or text folders)",
         "text_folder",
     ),
     "seq2seq": Workflow(
         C.Seq2SeqConfig,
-        "keras_bigmodels.workflows.gpt:train_seq2seq",
+        "keras_bigmodels.workflows.seq2seq:train_seq2seq",
         "_report_seq2seq",
         "an encoder-decoder (bundled n-digit addition or a TSV of pairs)",
         "file",
@@ -89,7 +89,7 @@ WORKFLOWS = {
     ),
     "autoencoder": Workflow(
         C.AutoencoderConfig,
-        "keras_bigmodels.workflows.gan:train_autoencoder",
+        "keras_bigmodels.workflows.autoencoder:train_autoencoder",
         "_report_autoencoder",
         "an autoencoder on digits or a folder of images, beside PCA",
         "images",

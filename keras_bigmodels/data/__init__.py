@@ -7,10 +7,10 @@ from keras_bigmodels.data.images import (
     load_data,
     load_image,
     scan_image_folder,
-    stratified_split,
 )
 from keras_bigmodels.data.placement import prefetch_to_accelerator
 from keras_bigmodels.data.screening import BadFile, BadImageError
+from keras_bigmodels.data.splits import stratified_split
 from keras_bigmodels.data.tabular import (
     Table,
     column_statistics,
@@ -20,7 +20,13 @@ from keras_bigmodels.data.tabular import (
     mask_missing_steps,
     remove_at_random,
 )
-from keras_bigmodels.data.text import Tokenizer, next_token_dataset, read_text_file
+from keras_bigmodels.data.text import (
+    Tokenizer,
+    next_token_dataset,
+    read_pairs,
+    read_text_file,
+    read_text_folder,
+)
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -42,5 +48,7 @@ __all__ = [
     "mask_missing_steps",
     "remove_at_random",
     "next_token_dataset",
+    "read_pairs",
     "read_text_file",
+    "read_text_folder",
 ]

@@ -22,6 +22,7 @@ from keras_bigmodels.data import screening
 from keras_bigmodels.data.pipeline_options import parallel_calls, pipeline_options
 from keras_bigmodels.data.placement import prefetch_to_accelerator
 from keras_bigmodels.data.screening_cache import screen_remembered
+from keras_bigmodels.data.splits import stratified_split
 
 IMAGE_EXTENSIONS = (
     ".jpg",
@@ -286,46 +287,6 @@ def _listing(names, limit: int = 8) -> str:
     names = [str(n) for n in names]
     more = f", ... ({len(names)} in all)" if len(names) > limit else ""
     return "(" + ", ".join(names[:limit]) + more + ")"
-
-
-def stratified_split(
-    labels: np.ndarray | None, n: int, fractions: Sequence[float], seed: int
-) -> list[np.ndarray]:
-    """Split indices 0..n-1 into parts of the given fractions, per class.
-
-    Each class is shuffled with `seed` and cut by the same fractions, so every
-    part keeps the class balance; the same seed always gives the same parts
-    and no index is in two parts. A class of k >= 2 items puts at least one
-    in each held-out part with a nonzero fraction while keeping one for the
-    first part. Without labels the split is a plain seeded shuffle.
-
-    Returns:
-        One sorted int array per fraction; together they cover 0..n-1.
-    """
-    rng = np.random.default_rng(seed)
-    groups = (
-        [np.arange(n)]
-        if labels is None
-        else [np.flatnonzero(labels == c) for c in np.unique(labels)]
-    )
-    parts: list[list[np.ndarray]] = [[] for _ in fractions]
-    for group in groups:
-        group = rng.permutation(group)
-        k = len(group)
-        counts = [int(round(f * k)) for f in fractions[1:]]
-        if k >= 2:
-            counts = [
-                max(1, c) if f > 0 else 0
-                for c, f in zip(counts, fractions[1:], strict=True)
-            ]
-            while sum(counts) > k - 1:  # the first part keeps at least one
-                counts[int(np.argmax(counts))] -= 1
-        start = k - sum(counts)
-        parts[0].append(group[:start])
-        for j, c in enumerate(counts, 1):
-            parts[j].append(group[start : start + c])
-            start += c
-    return [np.sort(np.concatenate(p)).astype(np.int64) for p in parts]
 
 
 def _path_tensor(paths):
@@ -725,13 +686,12 @@ def image_folder(
         )
     parts = stratified_split(
         index.labels,
-        len(index.paths),
         (
             1 - (validation_split or 0) - (test_split or 0),
             validation_split or 0,
             test_split or 0,
         ),
-        seed,
+        seed=seed,
     )
     names = ("training", "validation", "test")
     wanted = {

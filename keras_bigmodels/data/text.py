@@ -4,6 +4,9 @@ Article §2.3 / §3.2 (RNN, Transformer): sequence models read token ids. The
 tokenizer is Keras's own `TextVectorization` at character level (any script:
 Chinese text splits into its characters) or word level; id 0 is padding and
 id 1 is the out-of-vocabulary token, so `ids != 0` is the padding mask.
+A user's own text comes as a folder of class sub-folders (`read_text_folder`)
+or a TSV file of pairs (`read_pairs`); texts over the length cap are named,
+never silently cut.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import tensorflow as tf
 from keras_bigmodels import _validation as V
 from keras_bigmodels._paths import FALLBACK_ENCODING
 from keras_bigmodels.data.batches import window_count
+from keras_bigmodels.data.splits import stratified_split
 
 LEVELS = ("char", "word")
 # Start and end of a target sequence (seq2seq): control characters that do
@@ -244,3 +248,173 @@ def next_token_dataset(
         )
         val = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(batch_size)
     return train, val, tokenizer
+
+
+# --- your own text files: a folder of classes, a file of pairs ----------------
+
+
+class TooLongWarning(UserWarning):
+    """Texts over the length cap were skipped or cut; the message names them."""
+
+
+def report_too_long(
+    items, *, max_length: int, too_long: str, unit: str, what_is_done: str, cost=None
+) -> None:
+    """Refuse, or report once, the texts longer than `max_length`.
+
+    `items` is a list of `(where, length)`: a file, or `file:line`.
+    `cost(length)`, when given, says what keeping the longest would take.
+    """
+    if not items:
+        return
+    where, length = max(items, key=lambda item: item[1])
+    if too_long == "error":
+        raise ValueError(
+            f"{len(items)} text(s) are longer than `max_length`={max_length} "
+            f"{unit}, the longest {where} ({length} {unit}); raise `max_length`, "
+            "or choose what happens to them with `too_long`"
+        )
+    shown = ", ".join(f"{w} ({n} {unit})" for w, n in items[:20])
+    more = f" and {len(items) - 20} more" if len(items) > 20 else ""
+    needs = f" ({cost(length)})" if cost else ""
+    warnings.warn(
+        f"{what_is_done} {len(items)} text(s) longer than `max_length`="
+        f"{max_length} {unit}: {shown}{more}. Raise `max_length` to keep them "
+        f"whole{needs}, or pass `too_long`='error' to stop instead.",
+        TooLongWarning,
+        stacklevel=3,
+    )
+
+
+def read_text_folder(
+    directory,
+    *,
+    level: str,
+    max_length: int,
+    seed: int,
+    too_long: str = "truncate",
+    encoding: str | None = None,
+    test_fraction: float = 0.2,
+):
+    """Class sub-folders of .txt files -> padded ids, labels, tokenizer, classes.
+
+    The tokenizer is adapted on the training part only. Texts over
+    `max_length` tokens are cut (`too_long="truncate"`), skipped (`"skip"`)
+    or refused (`"error"`), and reported with their file names.
+
+    Args:
+        directory: a folder with one sub-folder of .txt files per class.
+        level: str. `"char"` or `"word"` tokens.
+        max_length: int. Tokens per padded sequence.
+        seed: int. Seed of the stratified train/test split.
+        too_long: str. What happens to texts over `max_length`.
+        encoding: str or None. Text encoding (default: UTF-8, then GB18030).
+        test_fraction: float. Held-out fraction per class.
+
+    Returns:
+        `((x_train, y_train), (x_test, y_test), tokenizer, class_names)`.
+
+    Example:
+
+    >>> (x, y), test, tok, names = read_text_folder(
+    ...     "reviews/", level="char", max_length=64, seed=0
+    ... )  # doctest: +SKIP
+    """
+    directory = os.fspath(directory)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"No such folder: {directory!r}")
+    texts, labels, paths, classes = (
+        [],
+        [],
+        [],
+        sorted(
+            d
+            for d in os.listdir(directory)
+            if os.path.isdir(os.path.join(directory, d)) and not d.startswith(".")
+        ),
+    )
+    for c, name in enumerate(classes):
+        for f in sorted(os.listdir(os.path.join(directory, name))):
+            if f.endswith(".txt"):
+                paths.append(os.path.join(directory, name, f))
+                texts.append(read_text_file(paths[-1], encoding))
+                labels.append(c)
+    if len(classes) < 2 or not texts:
+        raise ValueError(
+            f"{directory!r} needs at least two class sub-folders of .txt "
+            f"files; found classes {classes} and {len(texts)} files"
+        )
+    labels = np.array(labels, "int64")
+    train_idx, test_idx = stratified_split(
+        labels, (1 - test_fraction, test_fraction), seed=seed
+    )
+    tok = Tokenizer.adapt([texts[i] for i in train_idx], level=level)
+    x, lengths = tok.encode_batch(texts, max_length, return_lengths=True)
+    long = [(paths[i], int(n)) for i, n in enumerate(lengths) if n > max_length]
+    done = "Skipped" if too_long == "skip" else f"Kept the first {max_length} tokens of"
+    report_too_long(
+        long,
+        max_length=max_length,
+        too_long=too_long,
+        unit="tokens",
+        what_is_done=done,
+    )
+    if too_long == "skip":
+        keep = lengths <= max_length
+        train_idx, test_idx = train_idx[keep[train_idx]], test_idx[keep[test_idx]]
+        if not len(train_idx) or not len(test_idx):
+            raise ValueError(
+                f"No texts of {directory!r} are left for training and testing "
+                f"after skipping those over `max_length`={max_length} tokens"
+            )
+    return (
+        (x[train_idx], labels[train_idx]),
+        (x[test_idx], labels[test_idx]),
+        tok,
+        classes,
+    )
+
+
+def read_pairs(
+    path,
+    *,
+    max_length: int | None = None,
+    too_long: str = "skip",
+    encoding: str | None = None,
+    cost=None,
+):
+    """A TSV file of `source<TAB>target` lines -> two lists of str.
+
+    Pairs with a side longer than `max_length` characters are skipped and
+    reported by line number (`too_long="skip"`), or refused (`"error"`), so
+    that one stray long line cannot set the padded length of every batch.
+    """
+    sources, targets, long = [], [], []
+    for n, line in enumerate(read_text_file(path, encoding).splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2:
+            shown = line if len(line) <= 60 else line[:60] + "..."
+            raise ValueError(f"{path}:{n}: expected 'source<TAB>target', got {shown!r}")
+        length = max(map(len, parts))
+        if max_length is not None and length > max_length:
+            long.append((f"{path}:{n}", length))
+            continue
+        sources.append(parts[0])
+        targets.append(parts[1])
+    report_too_long(
+        long,
+        max_length=max_length,
+        too_long=too_long,
+        unit="characters",
+        what_is_done="Skipped",
+        cost=cost,
+    )
+    if len(sources) < 2:
+        raise ValueError(
+            f"{path!r} has {len(sources)} usable source<TAB>target pair(s)"
+            + (f" after skipping {len(long)} over `max_length`" if long else "")
+            + "; at least 2 are needed (one to train on, one to test)"
+        )
+    return sources, targets

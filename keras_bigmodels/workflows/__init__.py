@@ -34,8 +34,8 @@ _EXPORTS = {
     "GANResult": "gan",
     "sample_from_run": "gan",
     "train_gan": "gan",
-    "AutoencoderResult": "gan",
-    "train_autoencoder": "gan",
+    "AutoencoderResult": "autoencoder",
+    "train_autoencoder": "autoencoder",
     "ImageClassifierResult": "image_classifier",
     "train_backbone_classifier": "image_classifier",
     "train_image_classifier": "image_classifier",
@@ -45,11 +45,11 @@ _EXPORTS = {
     "GPTResult": "gpt",
     "generate_from_run": "gpt",
     "train_gpt": "gpt",
-    "Seq2SeqResult": "gpt",
-    "train_seq2seq": "gpt",
-    "SequenceClassifierResult": "gpt",
-    "explain_texts": "gpt",
-    "train_sequence_classifier": "gpt",
+    "Seq2SeqResult": "seq2seq",
+    "train_seq2seq": "seq2seq",
+    "SequenceClassifierResult": "text_classifier",
+    "explain_texts": "text_classifier",
+    "train_sequence_classifier": "text_classifier",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,10 +1,9 @@
-"""Article §2.5, §2.6, §3.3, §3.4: train GANs and autoencoders end to end.
+"""Article §2.5, §3.3: `train gan`, judged by a classifier, and `sample`.
 
-What `keras-bigmodels train gan|autoencoder` and `sample` run. Each trains on
-the bundled digits by default (or a folder of images), measures the result
-on held-out images against the obvious yardstick (PCA for an autoencoder, a
-digits classifier and the Fréchet distance for a GAN) and writes a run
-folder with PNGs of samples or reconstructions.
+Trains a DCGAN on the bundled digits by default (or a folder of images),
+judges its samples with a digits classifier and the Fréchet distance, and
+writes a run folder with PNGs of samples. `sample_from_run` draws new images
+from a GAN run or a variational-autoencoder run.
 """
 
 from __future__ import annotations
@@ -16,17 +15,12 @@ import keras
 import numpy as np
 
 from keras_bigmodels import _validation as V
-from keras_bigmodels.data.arrays import array_batches
 from keras_bigmodels.data.batches import EpochBatches
-from keras_bigmodels.data.images import CHANNELS, load_data, stratified_split
-from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES
-from keras_bigmodels.datasets.digits import load_digits
+from keras_bigmodels.data.splits import stratified_split
 from keras_bigmodels.insight.frechet import frechet_distance
 from keras_bigmodels.insight.plots import save_image_grid, to_uint8
 from keras_bigmodels.models.autoencoder import (
     VariationalAutoencoder,
-    build_autoencoder,
-    reconstruction_error,
 )
 from keras_bigmodels.models.cnn import build_cnn
 from keras_bigmodels.models.gan import GAN, build_gan
@@ -36,73 +30,16 @@ from keras_bigmodels.training.distribute import describe_devices
 from keras_bigmodels.training.precision import optimizer, resolve_jit
 from keras_bigmodels.training.seed import set_seed
 from keras_bigmodels.training.session import session
+from keras_bigmodels.workflows._common import (
+    load_image_split,
+)
 from keras_bigmodels.workflows.configs import (
-    AutoencoderConfig,
     GANConfig,
     make_config,
 )
 
-DIGITS = "digits"
-FOLDER_IMAGE_SIZE = (32, 32)
 JUDGE_FILE = "judge.keras"
 CONFIDENCE = 0.9
-
-
-def load_image_split(data, image_size=None, color_mode=None, seed: int = 0):
-    """Images for generative training: the digits split, or a folder split 90/10.
-
-    Args:
-        data: `"digits"` (8x8 grayscale, the fixed 1,437 / 360 split) or a
-            folder of images, with class sub-folders or without.
-        image_size: (height, width) or int; folders default to 32x32.
-        color_mode: `"grayscale"` (digits' default) or `"rgb"` (folders').
-        seed: int. Seed of the folder split.
-
-    Returns:
-        dict with uint8 `x_train`, `x_test`, int `y_train`, `y_test` (all 0
-        without class sub-folders), `class_names` and `source`.
-    """
-    if data == DIGITS:
-        (x, y), (xt, yt) = load_digits(image_size)
-        return {
-            "x_train": x,
-            "y_train": y,
-            "x_test": xt,
-            "y_test": yt,
-            "class_names": list(DIGIT_CLASSES),
-            "source": "digits (bundled, scikit-learn)",
-        }
-    color_mode = color_mode or "rgb"
-    V.check_choice("color_mode", color_mode, tuple(k for k in CHANNELS if k != "rgba"))
-    # Two or more sub-folders are classes; otherwise every image is one kind.
-    has_classes = (
-        sum(e.is_dir() and not e.name.startswith(".") for e in os.scandir(data)) > 1
-    )
-    images, labels, names = load_data(
-        data,
-        image_size or FOLDER_IMAGE_SIZE,
-        labels="inferred" if has_classes else None,
-        color_mode=color_mode,
-        return_class_names=True,
-    )
-    if labels is None:
-        labels, names = np.zeros(len(images), "int64"), ["images"]
-    if len(images) < 20:
-        raise ValueError(
-            f"Need at least 20 images to train and hold some out. Received: "
-            f"{len(images)} in {data!r}"
-        )
-    idx_train, idx_test = stratified_split(
-        labels if len(names) > 1 else None, len(images), (0.9, 0.1), seed
-    )
-    return {
-        "x_train": images[idx_train],
-        "y_train": labels[idx_train],
-        "x_test": images[idx_test],
-        "y_test": labels[idx_test],
-        "class_names": list(names),
-        "source": os.path.abspath(data),
-    }
 
 
 # --- the GAN's judge ---------------------------------------------------------
@@ -133,7 +70,7 @@ def train_judge(split: dict, seed: int = 0, epochs: int = 60):
         "sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    idx_fit, idx_val = stratified_split(y, len(y), (0.9, 0.1), seed)
+    idx_fit, idx_val = stratified_split(y, (0.9, 0.1), seed=seed)
     clf.fit(
         x[idx_fit],
         y[idx_fit],
@@ -311,137 +248,6 @@ def train_gan(cfg: GANConfig | None = None, **overrides) -> GANResult:
             gan.generate(100, seed=0), run.path("samples.png"), (-1, 1), ncols=10
         )
         return run.finish(gan, metrics, GANResult, **extra)
-
-
-# --- autoencoder -------------------------------------------------------------
-
-
-def pca_reconstruction_mse(x_train, x_test, code_size: int) -> float:
-    """Test MSE of PCA (scikit-learn) with `code_size` components fitted on train."""
-    from sklearn.decomposition import PCA
-
-    flat_train = x_train.reshape(len(x_train), -1)
-    flat_test = x_test.reshape(len(x_test), -1)
-    pca = PCA(code_size).fit(flat_train)
-    recon = pca.inverse_transform(pca.transform(flat_test))
-    return float(np.mean(np.square(recon - flat_test)))
-
-
-@dataclasses.dataclass
-class AutoencoderResult(runs.TrainResult):
-    """`train_autoencoder`'s result: held-out reconstruction MSE beside PCA's."""
-
-    reconstruction_mse: float = float("nan")
-    pca_mse: float = float("nan")
-    code_size: int = 0
-    ratio_to_pca: float = float("nan")
-
-
-def train_autoencoder(
-    cfg: AutoencoderConfig | None = None, **overrides
-) -> AutoencoderResult:
-    """Train `build_autoencoder` on digits (default) or a folder; compare to PCA.
-
-    Article §2.6 and §3.4. Pixels are scaled to [0, 1]. The test
-    reconstruction MSE is reported beside that of PCA with the same code
-    size, fitted on the same training images (a linear autoencoder can at
-    best match PCA; a nonlinear one should beat it).
-
-    Args:
-        cfg: AutoencoderConfig. Or pass its fields as keyword arguments.
-
-    Returns:
-        AutoencoderResult.
-    """
-    cfg = make_config(AutoencoderConfig, cfg, **overrides)
-    with session(cfg, "autoencoder", f"autoencoder-{cfg.kind}") as (run, strategy):
-        cfg = run.config
-        split = load_image_split(cfg.data, cfg.image_size, cfg.color_mode, cfg.seed)
-        x = split["x_train"].astype("float32") / 255.0
-        x_test = split["x_test"].astype("float32") / 255.0
-        idx_fit, idx_val = stratified_split(None, len(x), (0.9, 0.1), cfg.seed)
-        jit = resolve_jit(cfg.jit)
-        with strategy.scope():
-            model = build_autoencoder(
-                x.shape[1:],
-                latent_dim=cfg.latent_dim,
-                kind=cfg.kind,
-                linear=cfg.linear,
-                seed=cfg.seed,
-            )
-            model.compile(
-                optimizer("Adam", cfg.learning_rate, cfg.clip_norm),
-                loss=None if cfg.kind == "variational" else "mse",
-                jit_compile=jit,
-            )
-        run.start(
-            task="autoencoder",
-            architecture=f"autoencoder-{cfg.kind}" + ("-linear" if cfg.linear else ""),
-            devices=describe_devices(strategy),
-            jit_compile=jit,
-            data={
-                "source": split["source"],
-                "image_shape": list(x.shape[1:]),
-                "counts": {
-                    "train": len(idx_fit),
-                    "validation": len(idx_val),
-                    "test": len(x_test),
-                },
-            },
-        )
-
-        def target(a):
-            return a if cfg.kind == "variational" else (a, a)
-
-        loop.fit(
-            run,
-            model,
-            EpochBatches.from_arrays(
-                target(x[idx_fit]),
-                cfg.batch_size,
-                seed=cfg.seed,
-            ),
-            epochs=cfg.epochs,
-            strategy=strategy,
-            validation=array_batches(target(x[idx_val]), cfg.batch_size),
-            patience=cfg.patience,
-            reduce_lr=True,
-            checkpoint_every=cfg.checkpoint_every,
-            verbose=cfg.verbose,
-        )
-        mse = float(np.mean(reconstruction_error(model, x_test)))
-        pca = pca_reconstruction_mse(x[idx_fit], x_test, cfg.latent_dim)
-        recon = model.predict(x_test[:10], verbose=0)
-        save_image_grid(
-            np.concatenate([x_test[:10], recon]),
-            run.path("reconstructions.png"),
-            (0, 1),
-            ncols=10,
-        )
-        if isinstance(model, VariationalAutoencoder):
-            save_image_grid(
-                model.decoder.predict(
-                    np.random.default_rng(0).standard_normal((100, cfg.latent_dim)),
-                    verbose=0,
-                ),
-                run.path("samples.png"),
-                (0, 1),
-                ncols=10,
-            )
-        metrics = {
-            "test": {"reconstruction_mse": mse},
-            "pca": {"code_size": cfg.latent_dim, "reconstruction_mse": pca},
-            "ratio_to_pca": mse / pca,
-        }
-        return run.finish(
-            model,
-            metrics,
-            AutoencoderResult,
-            reconstruction_mse=mse,
-            pca_mse=pca,
-            code_size=cfg.latent_dim,
-            ratio_to_pca=mse / pca,
-        )
 
 
 # --- sampling from a run -----------------------------------------------------

@@ -24,11 +24,11 @@ from keras_bigmodels.data.images import (
     image_folder,
     list_image_files,
     load_image,
-    stratified_split,
 )
 from keras_bigmodels.data.pipeline_options import parallel_calls, pipeline_options
 from keras_bigmodels.data.placement import prefetch_to_accelerator
 from keras_bigmodels.data.screening import BadFile, BadImageError
+from keras_bigmodels.data.splits import stratified_split
 from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES
 from keras_bigmodels.datasets.digits import load_digits
 from keras_bigmodels.insight import plots
@@ -94,7 +94,7 @@ def _digits_data(cfg: ImageClassifierConfig):
         if reps == 4:
             x[..., 3] = x_test[..., 3] = 255
     train_idx, val_idx = stratified_split(
-        y, len(y), (1 - cfg.validation_split, cfg.validation_split), cfg.seed
+        y, (1 - cfg.validation_split, cfg.validation_split), seed=cfg.seed
     )
     splits = {
         "train": EpochBatches.from_arrays(

@@ -19,7 +19,7 @@ import numpy as np
 
 from keras_bigmodels.data.arrays import array_batches
 from keras_bigmodels.data.batches import EpochBatches
-from keras_bigmodels.data.images import stratified_split
+from keras_bigmodels.data.splits import stratified_split
 from keras_bigmodels.data.tabular import drop_missing_rows, load_csv
 from keras_bigmodels.datasets.tables import load_breast_cancer_table
 from keras_bigmodels.layers.missing_values import MissingValueImputer
@@ -151,7 +151,7 @@ def train_mlp(cfg: MLPConfig | None = None, **overrides) -> MLPResult:
             source = os.path.abspath(cfg.data)
         val_f, test_f = cfg.validation_split, cfg.test_split
         parts = stratified_split(
-            table.y, len(table.y), (1 - val_f - test_f, val_f, test_f), cfg.seed
+            table.y, (1 - val_f - test_f, val_f, test_f), seed=cfg.seed
         )
         splits = [(table.x[i], table.y[i]) for i in parts]
         (x, y), (xv, yv), (xt, yt) = (_rows(cfg.impute, *s) for s in splits)

@@ -323,7 +323,7 @@ def test_a_finite_blow_up_is_named_divergence_in_the_last_line(tmp_path):
 
 def test_the_seq2seq_skip_warning_names_the_memory_a_long_pair_needs(tmp_path):
     from keras_bigmodels.workflows.configs import Seq2SeqConfig
-    from keras_bigmodels.workflows.gpt import seq2seq_step_bytes
+    from keras_bigmodels.workflows.seq2seq import seq2seq_step_bytes
 
     lines = [f"{i}+{i % 7}\t{i + i % 7}" for i in range(300)]
     lines[16] = "1+1\t" + "2" * 3000

@@ -169,10 +169,10 @@ def test_three_way_split(tmp_path):
 
 def test_stratified_split_numbers():
     labels = np.array([0] * 50 + [1] * 5 + [2] * 2)
-    a, b = stratified_split(labels, len(labels), (0.8, 0.2), seed=0)
+    a, b = stratified_split(labels, (0.8, 0.2), seed=0)
     assert len(np.intersect1d(a, b)) == 0 and len(a) + len(b) == len(labels)
     assert np.bincount(labels[b]).tolist() == [10, 1, 1]
-    a2, b2 = stratified_split(labels, len(labels), (0.8, 0.2), seed=0)
+    a2, b2 = stratified_split(labels, (0.8, 0.2), seed=0)
     np.testing.assert_array_equal(b, b2)
 
 

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_bigmodels.training import generative
+from keras_bigmodels import workflows
+from keras_bigmodels.workflows._common import load_image_split
+from keras_bigmodels.workflows.autoencoder import pca_reconstruction_mse
 from tests.conftest import make_class_folder, pattern_image, write_image
 
 
@@ -15,11 +17,11 @@ def test_autoencoder_beats_pca_and_linear_matches_it(tmp_path):
     # The CLI's quality claim at reduced size: a nonlinear autoencoder with
     # an 8-number code reconstructs held-out digits better than 8-component
     # PCA; a linear one can at best equal PCA and comes close.
-    r = generative.train_autoencoder(
+    r = workflows.train_autoencoder(
         latent_dim=8, epochs=60, learning_rate=3e-3, out=str(tmp_path), verbose=0
     )
     assert r.metrics["ratio_to_pca"] < 0.85
-    lin = generative.train_autoencoder(
+    lin = workflows.train_autoencoder(
         latent_dim=8,
         linear=True,
         epochs=60,
@@ -40,12 +42,12 @@ def test_pca_baseline_is_exact_for_a_low_rank_set():
     rng = np.random.default_rng(0)
     basis = rng.normal(size=(3, 12))
     x = rng.normal(size=(200, 3)) @ basis
-    assert generative.pca_reconstruction_mse(x[:150], x[150:], 3) < 1e-20
-    assert generative.pca_reconstruction_mse(x[:150], x[150:], 2) > 1e-3
+    assert pca_reconstruction_mse(x[:150], x[150:], 3) < 1e-20
+    assert pca_reconstruction_mse(x[:150], x[150:], 2) > 1e-3
 
 
 def test_gan_workflow_writes_samples_and_judges_them(tmp_path):
-    r = generative.train_gan(
+    r = workflows.train_gan(
         epochs=2,
         filters=8,
         latent_dim=8,
@@ -69,17 +71,17 @@ def test_gan_workflow_writes_samples_and_judges_them(tmp_path):
     assert "frechet_distance" in history[0] and len(history) == 3
     for name in ("samples.png", "samples/epoch_002.png", "judge.keras"):
         assert os.path.isfile(os.path.join(run_dir, name)), name
-    out = generative.sample_from_run(run_dir, n=5, seed=0)
+    out = workflows.sample_from_run(run_dir, n=5, seed=0)
     first = np.load(out["npy"])
     assert first.shape == (5, 8, 8, 1) and first.dtype == np.uint8
     np.testing.assert_array_equal(
-        first, np.load(generative.sample_from_run(run_dir, n=5, seed=0)["npy"])
+        first, np.load(workflows.sample_from_run(run_dir, n=5, seed=0)["npy"])
     )
 
 
 def test_image_split_of_a_folder_with_and_without_classes(tmp_path):
     make_class_folder(tmp_path / "classes", {"a": 15, "b": 15}, size=(12, 12))
-    split = generative.load_image_split(str(tmp_path / "classes"), 8)
+    split = load_image_split(str(tmp_path / "classes"), 8)
     assert split["class_names"] == ["a", "b"]
     assert len(split["x_train"]) + len(split["x_test"]) == 30
     assert set(split["y_test"]) == {0, 1}  # stratified
@@ -87,11 +89,11 @@ def test_image_split_of_a_folder_with_and_without_classes(tmp_path):
     flat = tmp_path / "flat"
     for i in range(25):
         write_image(flat / f"img{i}.png", pattern_image(0, (12, 12), seed=i))
-    split = generative.load_image_split(str(flat), 8, "grayscale")
+    split = load_image_split(str(flat), 8, "grayscale")
     assert split["class_names"] == ["images"] and split["x_test"].shape[-1] == 1
     with pytest.raises(ValueError, match="at least 20"):
         make_class_folder(tmp_path / "few", {"a": 3}, size=(12, 12))
-        generative.load_image_split(str(tmp_path / "few"), 8)
+        load_image_split(str(tmp_path / "few"), 8)
 
 
 def test_conditional_needs_classes(tmp_path):
@@ -99,14 +101,14 @@ def test_conditional_needs_classes(tmp_path):
     for i in range(25):
         write_image(flat / f"img{i}.png", pattern_image(0, (12, 12), seed=i))
     with pytest.raises(ValueError, match="conditional"):
-        generative.train_gan(
+        workflows.train_gan(
             data=str(flat), image_size=8, conditional=True, out=str(tmp_path), verbose=0
         )
 
 
 def test_sampling_a_plain_autoencoder_run_is_refused(tmp_path):
-    r = generative.train_autoencoder(
+    r = workflows.train_autoencoder(
         latent_dim=4, epochs=1, out=str(tmp_path), verbose=0
     )
     with pytest.raises(ValueError, match="no prior"):
-        generative.sample_from_run(r.run_dir, 4)
+        workflows.sample_from_run(r.run_dir, 4)

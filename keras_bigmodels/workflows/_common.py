@@ -1,0 +1,116 @@
+"""What the workflows share: compiling and fitting from a config, batches,
+the tokenizer file's name and the images of the generative workflows."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from keras_bigmodels import _validation as V
+from keras_bigmodels.data.batches import EpochBatches
+from keras_bigmodels.data.images import CHANNELS, load_data
+from keras_bigmodels.data.splits import stratified_split
+from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES
+from keras_bigmodels.datasets.digits import load_digits
+from keras_bigmodels.training import loop
+from keras_bigmodels.training.precision import optimizer, resolve_jit
+
+DIGITS = "digits"
+FOLDER_IMAGE_SIZE = (32, 32)
+
+
+TOKENIZER_FILE = "tokenizer.json"
+
+
+def compile_model(model, cfg, *, loss, metrics=None, learning_rate=None):
+    """Compile `model` with Adam at `cfg`'s learning rate, clipping and XLA."""
+    model.compile(
+        optimizer=optimizer("Adam", learning_rate or cfg.learning_rate, cfg.clip_norm),
+        loss=loss,
+        metrics=metrics,
+        jit_compile=resolve_jit(cfg.jit),
+    )
+    return model
+
+
+def fit(run, model, cfg, *, strategy, train, validation, **kwargs):
+    """`loop.fit` with `cfg`'s schedule, patience and checkpoints."""
+    kwargs.setdefault("reduce_lr", True)
+    return loop.fit(
+        run,
+        model,
+        train,
+        epochs=cfg.epochs,
+        strategy=strategy,
+        validation=validation,
+        patience=cfg.patience,
+        checkpoint_every=cfg.checkpoint_every,
+        verbose=cfg.verbose,
+        **kwargs,
+    )
+
+
+def epoch_batches(data, cfg, strategy) -> EpochBatches:
+    """`data`'s seeded batches as the loop will serve them under `strategy`
+    (GPT's learning-rate schedule counts their steps)."""
+    return EpochBatches.from_arrays(data, cfg.batch_size, seed=cfg.seed).for_replicas(
+        strategy.num_replicas_in_sync
+    )
+
+
+def load_image_split(data, image_size=None, color_mode=None, seed: int = 0):
+    """Images for generative training: the digits split, or a folder split 90/10.
+
+    Args:
+        data: `"digits"` (8x8 grayscale, the fixed 1,437 / 360 split) or a
+            folder of images, with class sub-folders or without.
+        image_size: (height, width) or int; folders default to 32x32.
+        color_mode: `"grayscale"` (digits' default) or `"rgb"` (folders').
+        seed: int. Seed of the folder split.
+
+    Returns:
+        dict with uint8 `x_train`, `x_test`, int `y_train`, `y_test` (all 0
+        without class sub-folders), `class_names` and `source`.
+    """
+    if data == DIGITS:
+        (x, y), (xt, yt) = load_digits(image_size)
+        return {
+            "x_train": x,
+            "y_train": y,
+            "x_test": xt,
+            "y_test": yt,
+            "class_names": list(DIGIT_CLASSES),
+            "source": "digits (bundled, scikit-learn)",
+        }
+    color_mode = color_mode or "rgb"
+    V.check_choice("color_mode", color_mode, tuple(k for k in CHANNELS if k != "rgba"))
+    # Two or more sub-folders are classes; otherwise every image is one kind.
+    has_classes = (
+        sum(e.is_dir() and not e.name.startswith(".") for e in os.scandir(data)) > 1
+    )
+    images, labels, names = load_data(
+        data,
+        image_size or FOLDER_IMAGE_SIZE,
+        labels="inferred" if has_classes else None,
+        color_mode=color_mode,
+        return_class_names=True,
+    )
+    if labels is None:
+        labels, names = np.zeros(len(images), "int64"), ["images"]
+    if len(images) < 20:
+        raise ValueError(
+            f"Need at least 20 images to train and hold some out. Received: "
+            f"{len(images)} in {data!r}"
+        )
+    idx_train, idx_test = stratified_split(
+        labels if len(names) > 1 else None, (0.9, 0.1), seed=seed, n=len(images)
+    )
+    return {
+        "x_train": images[idx_train],
+        "y_train": labels[idx_train],
+        "x_test": images[idx_test],
+        "y_test": labels[idx_test],
+        "class_names": list(names),
+        "source": os.path.abspath(data),
+    }
