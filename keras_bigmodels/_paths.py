@@ -116,3 +116,14 @@ def readable_name(name) -> str:
         return raw.decode(FALLBACK_ENCODING)
     except UnicodeDecodeError:
         return raw.decode("utf-8", "backslashreplace")
+
+
+def visible_subfolders(directory) -> list[str]:
+    """Names of the sub-folders of `directory` that are not hidden, sorted.
+
+    Hidden ones (`.ipynb_checkpoints`, `.git`) are never classes.
+    """
+    with os.scandir(directory) as entries:
+        return sorted(
+            e.name for e in entries if e.is_dir() and not e.name.startswith(".")
+        )

@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from keras_bigmodels.workflows.image_classifier import evaluate_image_classifier
+    from keras_bigmodels.workflows.image_runs import evaluate_image_classifier
 
     result = evaluate_image_classifier(
         args.run_dir, args.data, args.batch_size, safe_mode=not args.unsafe_load

@@ -68,7 +68,7 @@ def _texts(args) -> int:
 
 def run(args) -> int:
     from keras_bigmodels.training.runs import MANIFEST_FILE, read_json
-    from keras_bigmodels.workflows.image_classifier import explain_images
+    from keras_bigmodels.workflows.image_runs import explain_images
 
     manifest = read_json(os.path.join(args.run_dir, MANIFEST_FILE))
     if manifest.get("architecture") == "transformer":

@@ -41,7 +41,7 @@ PARTIAL = 3  # exit status when some inputs were skipped
 
 def run(args) -> int:
     from keras_bigmodels.training.runs import json_text
-    from keras_bigmodels.workflows.image_classifier import (
+    from keras_bigmodels.workflows.image_runs import (
         predict_images,
         prediction_records,
     )

@@ -18,6 +18,7 @@ import tensorflow as tf
 from PIL import Image
 
 from keras_bigmodels import _validation as V
+from keras_bigmodels._paths import visible_subfolders
 from keras_bigmodels.data import screening
 from keras_bigmodels.data.pipeline_options import parallel_calls, pipeline_options
 from keras_bigmodels.data.placement import prefetch_to_accelerator
@@ -181,10 +182,7 @@ def scan_image_folder(
     V.check_choice("on_bad_file", on_bad_file, ("skip", "raise"))
     label_of = None if labels is None else _label_function(labels, directory)
     if labels == "inferred":
-        has_subfolders = any(
-            e.is_dir() and not e.name.startswith(".") for e in os.scandir(directory)
-        )
-        if not has_subfolders:
+        if not visible_subfolders(directory):
             raise ValueError(
                 f"`labels='inferred'` needs one sub-folder per class, but "
                 f"{directory!r} has none. For files named like '3.0017.png' "
@@ -824,13 +822,7 @@ def load_data(
     directory = _check_directory(directory)
     image_size = _check_image_size(image_size)
     if labels == "auto":
-        labels = (
-            "inferred"
-            if any(
-                e.is_dir() and not e.name.startswith(".") for e in os.scandir(directory)
-            )
-            else "filename"
-        )
+        labels = "inferred" if visible_subfolders(directory) else "filename"
     index = scan_image_folder(directory, labels, None, "fast", on_bad_file)
     ds = _dataset_from_index(
         index,

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bigmodels import _validation as V
-from keras_bigmodels._paths import FALLBACK_ENCODING
+from keras_bigmodels._paths import FALLBACK_ENCODING, visible_subfolders
 from keras_bigmodels.data.batches import window_count
 from keras_bigmodels.data.splits import stratified_split
 
@@ -327,11 +327,7 @@ def read_text_folder(
         [],
         [],
         [],
-        sorted(
-            d
-            for d in os.listdir(directory)
-            if os.path.isdir(os.path.join(directory, d)) and not d.startswith(".")
-        ),
+        visible_subfolders(directory),
     )
     for c, name in enumerate(classes):
         for f in sorted(os.listdir(os.path.join(directory, name))):

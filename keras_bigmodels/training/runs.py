@@ -201,12 +201,6 @@ class TrainResult:
     model: object = dataclasses.field(default=None, repr=False)
     diagnosis: dict | None = None
 
-    def __getitem__(self, key: str):
-        """`result["metrics"]` reads `result.metrics`, as the earlier dict did."""
-        if key not in {f.name for f in dataclasses.fields(self)}:
-            raise KeyError(key)
-        return getattr(self, key)
-
 
 class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C during training; the run folder is kept and can be resumed."""

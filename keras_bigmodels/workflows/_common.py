@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import tensorflow as tf
 
 from keras_bigmodels import _validation as V
+from keras_bigmodels._paths import visible_subfolders
 from keras_bigmodels.data.batches import EpochBatches
 from keras_bigmodels.data.images import CHANNELS, load_data
+from keras_bigmodels.data.placement import prefetch_to_accelerator
 from keras_bigmodels.data.splits import stratified_split
 from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES
 from keras_bigmodels.datasets.digits import load_digits
@@ -86,9 +89,7 @@ def load_image_split(data, image_size=None, color_mode=None, seed: int = 0):
     color_mode = color_mode or "rgb"
     V.check_choice("color_mode", color_mode, tuple(k for k in CHANNELS if k != "rgba"))
     # Two or more sub-folders are classes; otherwise every image is one kind.
-    has_classes = (
-        sum(e.is_dir() and not e.name.startswith(".") for e in os.scandir(data)) > 1
-    )
+    has_classes = len(visible_subfolders(data)) > 1
     images, labels, names = load_data(
         data,
         image_size or FOLDER_IMAGE_SIZE,
@@ -114,3 +115,34 @@ def load_image_split(data, image_size=None, color_mode=None, seed: int = 0):
         "class_names": list(names),
         "source": os.path.abspath(data),
     }
+
+
+def array_dataset(x, y, batch_size: int):
+    """In-memory held-out images and labels as batches, in order."""
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    return prefetch_to_accelerator(ds.batch(batch_size))
+
+
+def predict_labels(model, ds, worst=None) -> tuple[np.ndarray, np.ndarray]:
+    """True and predicted labels; with a list `worst`, fill it with the 16
+    examples of highest loss (-log p(true class)), highest first."""
+    y_true, y_pred = [], []
+    for x, y in ds:
+        probs = np.asarray(model(x, training=False))
+        y_true.append(np.asarray(y))
+        y_pred.append(np.argmax(probs, axis=-1))
+        if worst is not None:
+            p_true = probs[np.arange(len(probs)), y_true[-1]]
+            for i in np.argsort(p_true)[:16]:
+                worst.append(
+                    {
+                        "loss": float(-np.log(max(p_true[i], 1e-12))),
+                        "image": np.asarray(x[i]),
+                        "true": int(y_true[-1][i]),
+                        "pred": int(y_pred[-1][i]),
+                        "probability": float(probs[i, y_pred[-1][i]]),
+                    }
+                )
+            worst.sort(key=lambda e: -e["loss"])
+            del worst[16:]
+    return np.concatenate(y_true), np.concatenate(y_pred)

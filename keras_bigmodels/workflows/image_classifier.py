@@ -15,19 +15,14 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_bigmodels import _validation as V
 from keras_bigmodels.data.batches import EpochBatches
 from keras_bigmodels.data.images import (
     CHANNELS,
-    IMAGE_EXTENSIONS,
     example_loader,
     image_folder,
     list_image_files,
-    load_image,
 )
 from keras_bigmodels.data.pipeline_options import parallel_calls, pipeline_options
-from keras_bigmodels.data.placement import prefetch_to_accelerator
-from keras_bigmodels.data.screening import BadFile, BadImageError
 from keras_bigmodels.data.splits import stratified_split
 from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES
 from keras_bigmodels.datasets.digits import load_digits
@@ -43,22 +38,18 @@ from keras_bigmodels.training import loop, resume, runs
 from keras_bigmodels.training.distribute import describe_devices
 from keras_bigmodels.training.precision import optimizer, resolve_jit
 from keras_bigmodels.training.session import session
+from keras_bigmodels.workflows._common import DIGITS, array_dataset, predict_labels
 from keras_bigmodels.workflows.configs import (
     BackboneClassifierConfig,
     ImageClassifierConfig,
     make_config,
 )
 
-DIGITS = "digits"
 DIGITS_IMAGE_SIZE = (32, 32)
 FOLDER_IMAGE_SIZE = (224, 224)
 # Above this many decoded bytes the training images are streamed from disk
 # every epoch instead of cached in memory.
 AUTO_CACHE_LIMIT = 2 * 1024**3
-
-
-# `train cnn`'s settings; `TrainConfig` is its older name.
-TrainConfig = ImageClassifierConfig
 
 
 @dataclasses.dataclass
@@ -78,13 +69,6 @@ class ImageClassifierResult(runs.TrainResult):
     split_metrics: dict = dataclasses.field(default_factory=dict)
 
 
-def _array_dataset(x, y, batch_size, shuffle, seed):
-    ds = tf.data.Dataset.from_tensor_slices((x, y))
-    if shuffle:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return prefetch_to_accelerator(ds.batch(batch_size))
-
-
 def _digits_data(cfg: ImageClassifierConfig):
     size = cfg.image_size or DIGITS_IMAGE_SIZE
     (x, y), (x_test, y_test) = load_digits(size)
@@ -102,10 +86,8 @@ def _digits_data(cfg: ImageClassifierConfig):
             cfg.batch_size,
             seed=cfg.seed,
         ),
-        "validation": _array_dataset(
-            x[val_idx], y[val_idx], cfg.batch_size, False, None
-        ),
-        "test": _array_dataset(x_test, y_test, cfg.batch_size, False, None),
+        "validation": array_dataset(x[val_idx], y[val_idx], cfg.batch_size),
+        "test": array_dataset(x_test, y_test, cfg.batch_size),
     }
     counts = {"train": len(train_idx), "validation": len(val_idx), "test": len(y_test)}
     info = {
@@ -192,31 +174,6 @@ def _folder_data(cfg: ImageClassifierConfig):
         "bad_files": [str(b) for b in train.bad_files],
     }
     return splits, list(train.class_names), info
-
-
-def _predict_labels(model, ds, worst=None) -> tuple[np.ndarray, np.ndarray]:
-    """True and predicted labels; with a list `worst`, fill it with the 16
-    examples of highest loss (-log p(true class)), highest first."""
-    y_true, y_pred = [], []
-    for x, y in ds:
-        probs = np.asarray(model(x, training=False))
-        y_true.append(np.asarray(y))
-        y_pred.append(np.argmax(probs, axis=-1))
-        if worst is not None:
-            p_true = probs[np.arange(len(probs)), y_true[-1]]
-            for i in np.argsort(p_true)[:16]:
-                worst.append(
-                    {
-                        "loss": float(-np.log(max(p_true[i], 1e-12))),
-                        "image": np.asarray(x[i]),
-                        "true": int(y_true[-1][i]),
-                        "pred": int(y_pred[-1][i]),
-                        "probability": float(probs[i, y_pred[-1][i]]),
-                    }
-                )
-            worst.sort(key=lambda e: -e["loss"])
-            del worst[16:]
-    return np.concatenate(y_true), np.concatenate(y_pred)
 
 
 def train_image_classifier(
@@ -376,7 +333,7 @@ def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
         }
         held_out = "test" if "test" in splits else "validation"
         worst: list = []
-        y_true, y_pred = _predict_labels(model, splits[held_out], worst)
+        y_true, y_pred = predict_labels(model, splits[held_out], worst)
         matrix = plots.confusion_matrix(y_true, y_pred, len(class_names))
         plots.plot_confusion_matrix(
             matrix,
@@ -398,220 +355,3 @@ def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
             accuracy=evaluated[held_out]["accuracy"],
             split_metrics=evaluated,
         )
-
-
-def evaluate_image_classifier(
-    run_dir, data, batch_size: int = 64, safe_mode: bool = True
-) -> dict:
-    """Evaluate a run's model on a folder of labelled images or on `"digits"`.
-
-    The folder is read with the run's image size, color mode, labelling and
-    class list; images of classes the model does not know are skipped and
-    reported.
-
-    Returns:
-        dict with `loss`, `accuracy`, `count`, `class_names`, `confusion_matrix`
-        and `bad_files`.
-    """
-    model, manifest, class_names = runs.load_run(run_dir, safe_mode)
-    data_info = manifest["data"]
-    size, color_mode = tuple(data_info["image_size"]), data_info["color_mode"]
-    _check_same_classes(data, data_info.get("labels", "inferred"), class_names)
-    if data == DIGITS:
-        _, (x, y) = load_digits(size)
-        if color_mode != "grayscale":
-            x = np.repeat(x, CHANNELS[color_mode], -1)
-        ds = _array_dataset(x, y, batch_size, False, None)
-        bad: list[BadFile] = []
-    else:
-        ds = image_folder(
-            data,
-            image_size=size,
-            batch_size=batch_size,
-            labels=data_info.get("labels", "inferred"),
-            class_names=class_names,
-            color_mode=color_mode,
-            shuffle=False,
-            verbose=False,
-        )
-        bad = ds.bad_files
-    y_true, y_pred = _predict_labels(model, ds)
-    result = model.evaluate(ds, verbose=0, return_dict=True)
-    result.update(
-        count=len(y_true),
-        class_names=class_names,
-        confusion_matrix=plots.confusion_matrix(
-            y_true, y_pred, len(class_names)
-        ).tolist(),
-        bad_files=[str(b) for b in bad],
-    )
-    return result
-
-
-def _check_same_classes(data, labels, class_names) -> None:
-    """Refuse data none of whose classes the run's model knows."""
-    if data == DIGITS:
-        found = list(DIGIT_CLASSES)
-    elif labels == "inferred" and os.path.isdir(data):
-        found = sorted(
-            e.name
-            for e in os.scandir(data)
-            if e.is_dir() and not e.name.startswith(".")
-        )
-    else:
-        return  # file-name labels: the scan reports files of unknown classes
-    if found and not set(found) & set(class_names):
-        raise ValueError(
-            f"The classes of {data!r} {tuple(found)} are not the classes the "
-            f"run's model was trained on {tuple(class_names)}."
-        )
-    if data == DIGITS and list(found) != list(class_names):
-        raise ValueError(
-            f"'digits' has the classes {tuple(found)}, but the run's model was "
-            f"trained on {tuple(class_names)}."
-        )
-
-
-def predict_images(
-    run_dir, paths, top_k: int = 3, safe_mode: bool = True, batch_size: int = 64
-) -> tuple[list, list]:
-    """Top-k classes with probabilities for image files and folders of them.
-
-    A folder stands for every image file under it (sub-folders included,
-    hidden ones left out), in sorted order. Each file is screened and decoded
-    as in training; a file that cannot be read is reported, and the others
-    are still predicted.
-
-    Args:
-        run_dir: str. A run folder written by `train_image_classifier`.
-        paths: list of image files and/or folders.
-        top_k: int. Classes to return per image.
-        safe_mode: bool. Keras's safe mode when loading the model.
-        batch_size: int. Images decoded and predicted at a time, so memory
-            does not grow with the size of a folder.
-
-    Returns:
-        `(predictions, bad_files)`: one dict per usable image (`path`,
-        `top_k`: list of `{"label", "probability"}`), and `BadFile`s for
-        files (or folders) that could not be used.
-    """
-    V.check_positive_int("top_k", top_k)
-    V.check_positive_int("batch_size", batch_size)
-    files, bad = _image_files(paths)
-    model, manifest, class_names = runs.load_run(run_dir, safe_mode)
-    size = tuple(manifest["data"]["image_size"])
-    color_mode = manifest["data"]["color_mode"]
-    k = min(top_k, len(class_names))
-    out = []
-    for first in range(0, len(files), batch_size):
-        loaded = list(
-            _load_images(files[first : first + batch_size], size, color_mode, bad)
-        )
-        if not loaded:
-            continue
-        _, good, images = zip(*loaded, strict=True)
-        probs = model.predict_on_batch(np.stack(images))
-        for path, p in zip(good, np.asarray(probs), strict=True):
-            order = np.argsort(-p)[:k]
-            out.append(
-                {
-                    "path": path,
-                    "top_k": [
-                        {"label": class_names[i], "probability": float(p[i])}
-                        for i in order
-                    ],
-                }
-            )
-    return out, bad
-
-
-def explain_images(
-    run_dir,
-    paths,
-    out_dir,
-    *,
-    class_name=None,
-    layer=None,
-    safe_mode: bool = True,
-) -> tuple[list, list]:
-    """Grad-CAM overlays (PNG) of a run's image classifier, one per image.
-
-    Returns:
-        `(written, bad_files)`: dicts with `path`, `label`, `probability`
-        and `overlay` (the PNG), and `BadFile`s of unusable inputs.
-    """
-    from keras_bigmodels.insight.gradcam import grad_cam, save_overlay
-
-    files, bad = _image_files(paths)
-    model, manifest, class_names = runs.load_run(run_dir, safe_mode)
-    if class_name is not None and class_name not in class_names:
-        raise ValueError(
-            f"`class_name` must be one of the run's classes {tuple(class_names)}. "
-            f"Received: class_name={class_name!r}"
-        )
-    size = tuple(manifest["data"]["image_size"])
-    color_mode = manifest["data"]["color_mode"]
-    os.makedirs(out_dir, exist_ok=True)
-    written = []
-    for i, path, image in _load_images(files, size, color_mode, bad):
-        probs = np.asarray(model.predict_on_batch(image[None]))[0]
-        index = (
-            int(np.argmax(probs))
-            if class_name is None
-            else class_names.index(class_name)
-        )
-        heat = grad_cam(model, image, class_index=index, layer=layer)
-        stem = os.path.splitext(os.path.basename(path))[0]
-        # Drawn on the photo at its own size: the heatmap is upscaled to it.
-        photo = load_image(path, None, "rgb")
-        overlay = save_overlay(
-            photo, heat, os.path.join(out_dir, f"{i:04d}_{stem}_gradcam.png")
-        )
-        written.append(
-            {
-                "path": path,
-                "label": class_names[index],
-                "probability": float(probs[index]),
-                "overlay": overlay,
-            }
-        )
-    return written, bad
-
-
-def _load_images(files, size, color_mode, bad: list):
-    """`(index, path, image)` of each file that loads; the others go to `bad`."""
-    for i, path in enumerate(files):
-        try:
-            yield i, path, load_image(path, size, color_mode)
-        except (BadImageError, FileNotFoundError) as e:
-            bad.append(BadFile(path, str(e).removeprefix(f"Bad image file {path}: ")))
-
-
-def prediction_records(paths, predictions: list, bad: list) -> list[dict]:
-    """`predict_images`'s results as one list in the order of the inputs:
-    each usable image's prediction and each unusable input's
-    `{"path", "error"}` where that input stood (a folder: its files in
-    sorted order)."""
-    records = predictions + [{"path": b.path, "error": b.reason} for b in bad]
-    rank: dict[str, int] = {}
-    for path in map(os.fspath, paths):
-        found = list_image_files(path) if os.path.isdir(path) else []
-        for name in found or [path]:
-            rank.setdefault(name, len(rank))
-    return sorted(records, key=lambda r: rank.get(r["path"], len(rank)))
-
-
-def _image_files(paths) -> tuple[list[str], list[BadFile]]:
-    """Files named, and the image files under folders named, in order."""
-    files, bad = [], []
-    for path in map(os.fspath, paths):
-        if os.path.isdir(path):
-            found = list_image_files(path)
-            if not found:
-                bad.append(
-                    BadFile(path, f"a folder with no image files {IMAGE_EXTENSIONS}")
-                )
-            files.extend(found)
-        else:
-            files.append(path)
-    return files, bad

@@ -4,10 +4,7 @@ import time
 
 import pytest
 
-from keras_bigmodels.workflows.image_classifier import (
-    TrainConfig,
-    train_image_classifier,
-)
+from keras_bigmodels.workflows import ImageClassifierConfig, train_image_classifier
 
 
 def test_short_digits_run_learns(tmp_path):
@@ -45,13 +42,13 @@ def test_same_seed_same_result(tmp_path):
 )
 def test_invalid_config(field, value):
     with pytest.raises(ValueError, match=field):
-        TrainConfig(**{field: value}).check()
+        ImageClassifierConfig(**{field: value}).check()
 
 
 @pytest.mark.slow
 def test_quality_main_command_reaches_98_5_percent_in_two_minutes(tmp_path):
     start = time.time()
-    result = train_image_classifier(TrainConfig(out=str(tmp_path), verbose=0))
+    result = train_image_classifier(ImageClassifierConfig(out=str(tmp_path), verbose=0))
     seconds = time.time() - start
     print(
         f"digits test accuracy {result.metrics['test']['accuracy']:.4f} "
