@@ -236,14 +236,14 @@ def bench_decode_alone(folder, size, limit=300, repeats=5):
     most a first epoch can gain from the per-image work, on this machine."""
     import tensorflow as tf
 
-    from keras_bigmodels.data import images
+    from keras_bigmodels.data import image_decoding, image_index
 
-    index = images.scan_image_folder(folder)
+    index = image_index.scan_image_folder(folder)
     keep = slice(0, min(limit, len(index.paths)))
     paths = index.paths[keep]
     contents = [pathlib.Path(p).read_bytes() for p in paths]
-    index = images.ImageIndex(paths, None, [], index.infos[keep], [], contents)
-    ours = images.example_loader(index, (size, size), labels=False)
+    index = image_index.ImageIndex(paths, None, [], index.infos[keep], [], contents)
+    ours = image_decoding.example_loader(index, image_size=(size, size), labels=False)
     data = tf.constant(contents)
 
     def keras_load(i):

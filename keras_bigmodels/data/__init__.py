@@ -1,13 +1,11 @@
 """Data in: image folders to `tf.data`, the article's loaders, device placement."""
 
-from keras_bigmodels.data.images import (
+from keras_bigmodels.data.image_index import (
     IMAGE_EXTENSIONS,
     ImageIndex,
-    image_folder,
-    load_data,
-    load_image,
     scan_image_folder,
 )
+from keras_bigmodels.data.images import image_folder, load_data, load_image
 from keras_bigmodels.data.placement import prefetch_to_accelerator
 from keras_bigmodels.data.screening import BadFile, BadImageError
 from keras_bigmodels.data.splits import stratified_split

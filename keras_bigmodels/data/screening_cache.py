@@ -146,7 +146,7 @@ class ScreeningCache:
 
 
 def screen_remembered(
-    paths: list[str], verify: str, directory: str, keep_bytes: int = 0
+    paths: list[str], *, verify: str, directory: str, keep_bytes: int = 0
 ) -> screening.Screened:
     """`screening.screen_files` for the files of `directory`, with the cache.
 

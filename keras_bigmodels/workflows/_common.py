@@ -11,7 +11,8 @@ import tensorflow as tf
 from keras_bigmodels import _validation as V
 from keras_bigmodels._paths import visible_subfolders
 from keras_bigmodels.data.batches import EpochBatches
-from keras_bigmodels.data.images import CHANNELS, load_data
+from keras_bigmodels.data.image_decoding import CHANNELS
+from keras_bigmodels.data.images import load_data
 from keras_bigmodels.data.placement import prefetch_to_accelerator
 from keras_bigmodels.data.splits import stratified_split
 from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES

@@ -16,12 +16,9 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bigmodels.data.batches import EpochBatches
-from keras_bigmodels.data.images import (
-    CHANNELS,
-    example_loader,
-    image_folder,
-    list_image_files,
-)
+from keras_bigmodels.data.image_decoding import CHANNELS, example_loader
+from keras_bigmodels.data.image_index import list_image_files
+from keras_bigmodels.data.images import image_folder
 from keras_bigmodels.data.pipeline_options import parallel_calls, pipeline_options
 from keras_bigmodels.data.splits import stratified_split
 from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES
@@ -133,7 +130,7 @@ def _folder_data(cfg: ImageClassifierConfig):
         test = None
     # Training batches come in a (seed, epoch) order, so that a resumed run
     # continues at the next unseen batch; only unseen files are decoded.
-    load = example_loader(train.index, size, cfg.color_mode)
+    load = example_loader(train.index, image_size=size, color_mode=cfg.color_mode)
     n = len(train.file_paths)
     if cache:  # decoded once, then gathered batch by batch
         images, labels = [], []

@@ -14,13 +14,9 @@ import numpy as np
 
 from keras_bigmodels import _validation as V
 from keras_bigmodels._paths import visible_subfolders
-from keras_bigmodels.data.images import (
-    CHANNELS,
-    IMAGE_EXTENSIONS,
-    image_folder,
-    list_image_files,
-    load_image,
-)
+from keras_bigmodels.data.image_decoding import CHANNELS
+from keras_bigmodels.data.image_index import IMAGE_EXTENSIONS, list_image_files
+from keras_bigmodels.data.images import image_folder, load_image
 from keras_bigmodels.data.screening import BadFile, BadImageError
 from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES
 from keras_bigmodels.datasets.digits import load_digits

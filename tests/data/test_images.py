@@ -200,7 +200,7 @@ def test_screened_contents_kept_or_read_again_give_the_same_pixels(
     # Screening keeps small files' bytes for their decoders up to a budget;
     # every file, kept or read again (over the budget, or Pillow's), must give
     # the pixels a plain read gives, in the same order and with its label.
-    from keras_bigmodels.data import images as I  # noqa: N812
+    from keras_bigmodels.data import image_index as I  # noqa: N812
 
     make_class_folder(tmp_path, {"a": 4, "b": 4}, ext=".jpg")
     make_class_folder(tmp_path, {"a": 3, "b": 3}, ext=".png")
@@ -341,7 +341,8 @@ def test_decoder_built_for_one_branch_gives_the_pixels_of_the_full_switch(
 ):
     # A folder of one kind of file gets a straight decode with no switch_case;
     # it must give exactly the pixels every other folder gets.
-    from keras_bigmodels.data import images as I  # noqa: N812
+    from keras_bigmodels.data import image_decoding as D  # noqa: N812
+    from keras_bigmodels.data import image_index as I  # noqa: N812
 
     big = np.tile(pattern_image(3, (64, 80)), (4, 4, 1))  # 256x320: DCT ratio 4
     files = {
@@ -362,16 +363,16 @@ def test_decoder_built_for_one_branch_gives_the_pixels_of_the_full_switch(
     )
     index.infos = [I.screening.screen_file(p) for p in index.paths]
     size = (32, 40)
-    present, ids = I._compact_branches(index, size, color_mode)
+    present, ids = D._compact_branches(index, size, color_mode)
     assert len(present) == 4  # JPEG at two scales, TensorFlow's decoder, Pillow
-    everything = I._make_decoder(size, color_mode, "bilinear")
+    everything = D._make_decoder(size, color_mode=color_mode)
     for path, info, branch in zip(index.paths, index.infos, ids, strict=True):
-        full = I._branch_for(info, size, color_mode)
+        full = D._branch_for(info, size, color_mode)
         expected = everything(tf.constant(path), tf.constant(full)).numpy()
-        alone = I._make_decoder(size, color_mode, "bilinear", [full])
+        alone = D._make_decoder(size, color_mode=color_mode, branches=[full])
         got = alone(tf.constant(path), tf.constant(0)).numpy()
         np.testing.assert_array_equal(got, expected, err_msg=path)
-        compact = I._make_decoder(size, color_mode, "bilinear", present)
+        compact = D._make_decoder(size, color_mode=color_mode, branches=present)
         got = compact(tf.constant(path), tf.constant(branch)).numpy()
         np.testing.assert_array_equal(got, expected, err_msg=path)
 

@@ -97,12 +97,12 @@ def test_bad_file_found_by_load_image(tmp_path):
 def test_file_that_breaks_after_screening_is_dropped_not_fatal(
     tmp_path, monkeypatch, budget
 ):
-    from keras_bigmodels.data import images
+    from keras_bigmodels.data import image_index
 
     # `budget`: the bytes of screened contents kept; None for the default
     # (every small file kept), 0 for none (every file read again to decode it).
     if budget is not None:
-        monkeypatch.setattr(images, "KEPT_BYTES", budget)
+        monkeypatch.setattr(image_index, "KEPT_BYTES", budget)
     make_class_folder(tmp_path, {"a": 4, "b": 4})
     ds = image_folder(
         tmp_path,

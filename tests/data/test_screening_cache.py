@@ -49,7 +49,7 @@ def _folder(tmp_path):
 def _scan(root):
     import warnings
 
-    from keras_bigmodels.data.images import scan_image_folder
+    from keras_bigmodels.data.image_index import scan_image_folder
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
