@@ -238,6 +238,14 @@ class Run:
         self.dir = run_dir if chief else tempfile.mkdtemp(prefix="kb-worker-")
         self.manifest: dict = {}
         self.position: dict | None = None  # set by the training loop
+        self.strategy = None  # set by `session`: the manifest names its devices
+
+    @property
+    def jit_compile(self) -> bool:
+        """The `jit_compile` of this run's models (`config.jit` resolved)."""
+        from keras_bigmodels.training.precision import resolve_jit
+
+        return resolve_jit(getattr(self.config, "jit", None))
 
     @classmethod
     def open(
@@ -294,14 +302,18 @@ class Run:
     # --- manifest and status ----------------------------------------------
 
     def start(self, **fields) -> None:
-        """Write the manifest (status `running`) with the config, versions and
-        `fields` (task, data, devices, ...)."""
-        fields = {k: v for k, v in fields.items() if v is not None}
-        if "jit_compile" in fields:
-            from keras_bigmodels.training.precision import xla_setting
+        """Write the manifest (status `running`) with the config, versions,
+        the devices and XLA setting of the run, and `fields` (task, data, ...)."""
+        from keras_bigmodels.training.distribute import describe_devices
+        from keras_bigmodels.training.precision import xla_setting
 
-            # The setting in words: asked for, or the default and why.
-            fields["xla"] = xla_setting(getattr(self.config, "jit", None))[1]
+        fields = {k: v for k, v in fields.items() if v is not None}
+        if self.strategy is not None:
+            fields.setdefault("devices", describe_devices(self.strategy))
+        # The setting, and in words: asked for, or the default and why.
+        jit, why = xla_setting(getattr(self.config, "jit", None))
+        fields.setdefault("jit_compile", jit)
+        fields.setdefault("xla", why)
         if self.resumed:
             self.manifest.update(fields)
             self.manifest.setdefault("resumed", []).append(_now())

@@ -28,6 +28,7 @@ def session(cfg, workflow: str, prefix: str | None = None):
             f"Resuming {run.dir} with the settings in its manifest.json "
             "(other settings given now are not used)."
         )
+    run.strategy = strategy
     set_seed(run.config.seed, run.config.deterministic)
     with run, dtype_policy(run.config.precision):
         yield run, strategy

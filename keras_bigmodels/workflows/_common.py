@@ -18,7 +18,7 @@ from keras_bigmodels.data.splits import stratified_split
 from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES
 from keras_bigmodels.datasets.digits import load_digits
 from keras_bigmodels.training import loop
-from keras_bigmodels.training.precision import optimizer, resolve_jit
+from keras_bigmodels.training.precision import optimizer
 
 DIGITS = "digits"
 FOLDER_IMAGE_SIZE = (32, 32)
@@ -27,26 +27,28 @@ FOLDER_IMAGE_SIZE = (32, 32)
 TOKENIZER_FILE = "tokenizer.json"
 
 
-def compile_model(model, cfg, *, loss, metrics=None, learning_rate=None):
-    """Compile `model` with Adam at `cfg`'s learning rate, clipping and XLA."""
+def compile_model(model, run, *, loss, metrics=None, learning_rate=None):
+    """Compile `model` with Adam at the run's learning rate, clipping and XLA."""
+    cfg = run.config
     model.compile(
         optimizer=optimizer("Adam", learning_rate or cfg.learning_rate, cfg.clip_norm),
         loss=loss,
         metrics=metrics,
-        jit_compile=resolve_jit(cfg.jit),
+        jit_compile=run.jit_compile,
     )
     return model
 
 
-def fit(run, model, cfg, *, strategy, train, validation, **kwargs):
-    """`loop.fit` with `cfg`'s schedule, patience and checkpoints."""
+def fit(run, model, *, train, validation, **kwargs):
+    """`loop.fit` with the run's schedule, patience, checkpoints and strategy."""
+    cfg = run.config
     kwargs.setdefault("reduce_lr", True)
     return loop.fit(
         run,
         model,
         train,
         epochs=cfg.epochs,
-        strategy=strategy,
+        strategy=run.strategy,
         validation=validation,
         patience=cfg.patience,
         checkpoint_every=cfg.checkpoint_every,

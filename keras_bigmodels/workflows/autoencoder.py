@@ -21,8 +21,7 @@ from keras_bigmodels.models.autoencoder import (
     reconstruction_error,
 )
 from keras_bigmodels.training import loop, runs
-from keras_bigmodels.training.distribute import describe_devices
-from keras_bigmodels.training.precision import optimizer, resolve_jit
+from keras_bigmodels.training.precision import optimizer
 from keras_bigmodels.training.session import session
 from keras_bigmodels.workflows._common import (
     load_image_split,
@@ -77,7 +76,7 @@ def train_autoencoder(
         x = split["x_train"].astype("float32") / 255.0
         x_test = split["x_test"].astype("float32") / 255.0
         idx_fit, idx_val = stratified_split(None, (0.9, 0.1), seed=cfg.seed, n=len(x))
-        jit = resolve_jit(cfg.jit)
+        jit = run.jit_compile
         with strategy.scope():
             model = build_autoencoder(
                 x.shape[1:],
@@ -94,8 +93,6 @@ def train_autoencoder(
         run.start(
             task="autoencoder",
             architecture=f"autoencoder-{cfg.kind}" + ("-linear" if cfg.linear else ""),
-            devices=describe_devices(strategy),
-            jit_compile=jit,
             data={
                 "source": split["source"],
                 "image_shape": list(x.shape[1:]),

@@ -26,8 +26,7 @@ from keras_bigmodels.models.cnn import build_cnn
 from keras_bigmodels.models.gan import GAN, build_gan
 from keras_bigmodels.training import loop, runs
 from keras_bigmodels.training.callbacks import FrechetDistance, SampleGrid
-from keras_bigmodels.training.distribute import describe_devices
-from keras_bigmodels.training.precision import optimizer, resolve_jit
+from keras_bigmodels.training.precision import optimizer
 from keras_bigmodels.training.seed import set_seed
 from keras_bigmodels.training.session import session
 from keras_bigmodels.workflows._common import (
@@ -175,7 +174,7 @@ def train_gan(cfg: GANConfig | None = None, **overrides) -> GANResult:
                 "`conditional=True` needs class sub-folders (two or more classes). "
                 f"Received: data={cfg.data!r} with one class"
             )
-        jit = resolve_jit(cfg.jit)
+        jit = run.jit_compile
         with strategy.scope():
             gan = build_gan(
                 x.shape[1:],
@@ -193,8 +192,6 @@ def train_gan(cfg: GANConfig | None = None, **overrides) -> GANResult:
         run.start(
             task="gan",
             architecture="dcgan" + ("-conditional" if conditional else ""),
-            devices=describe_devices(strategy),
-            jit_compile=jit,
             data={
                 "source": split["source"],
                 "image_shape": list(x.shape[1:]),

@@ -30,8 +30,7 @@ from keras_bigmodels.insight.ngram import (
 )
 from keras_bigmodels.models.gpt import build_gpt, generate
 from keras_bigmodels.training import runs
-from keras_bigmodels.training.distribute import describe_devices
-from keras_bigmodels.training.precision import optimizer, resolve_jit
+from keras_bigmodels.training.precision import optimizer
 from keras_bigmodels.training.session import session
 from keras_bigmodels.workflows._common import (
     TOKENIZER_FILE,
@@ -145,13 +144,11 @@ def train_gpt(cfg: GPTConfig | None = None, **overrides) -> GPTResult:
                     "AdamW", schedule, cfg.clip_norm, weight_decay=0.01, beta_2=0.99
                 ),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                jit_compile=resolve_jit(cfg.jit),
+                jit_compile=run.jit_compile,
             )
         run.start(
             task="language_model",
             architecture="gpt",
-            devices=describe_devices(strategy),
-            jit_compile=resolve_jit(cfg.jit),
             data={
                 "source": "pydoc_data.topics (bundled)"
                 if cfg.data is None
@@ -167,8 +164,6 @@ def train_gpt(cfg: GPTConfig | None = None, **overrides) -> GPTResult:
         fit(
             run,
             model,
-            cfg,
-            strategy=strategy,
             train=train,
             validation=val,
             reduce_lr=False,

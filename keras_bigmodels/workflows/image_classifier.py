@@ -32,8 +32,7 @@ from keras_bigmodels.models.transfer import (
     unfreeze,
 )
 from keras_bigmodels.training import loop, resume, runs
-from keras_bigmodels.training.distribute import describe_devices
-from keras_bigmodels.training.precision import optimizer, resolve_jit
+from keras_bigmodels.training.precision import optimizer
 from keras_bigmodels.training.session import session
 from keras_bigmodels.workflows._common import DIGITS, array_dataset, predict_labels
 from keras_bigmodels.workflows.configs import (
@@ -275,7 +274,7 @@ def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
             splits, class_names, data_info = _folder_data(cfg)
         h, w = data_info["image_size"]
         input_shape = (h, w, CHANNELS[cfg.color_mode])
-        jit = resolve_jit(cfg.jit)
+        jit = run.jit_compile
         fine_tune = getattr(cfg, "fine_tune_epochs", 0)
         with strategy.scope():
             model = build(cfg, input_shape, len(class_names))
@@ -291,8 +290,6 @@ def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
             architecture=workflow,
             backbone=getattr(cfg, "backbone", None),
             data=data_info,
-            devices=describe_devices(strategy),
-            jit_compile=jit,
         )
         run.write_json(runs.CLASS_NAMES_FILE, class_names)
         fit = functools.partial(

@@ -30,7 +30,6 @@ from keras_bigmodels.models.transfer import (
     unfreeze,
 )
 from keras_bigmodels.training import runs
-from keras_bigmodels.training.distribute import describe_devices
 from keras_bigmodels.training.session import session
 from keras_bigmodels.workflows.configs import OwnPretrainingConfig, make_config
 
@@ -138,7 +137,6 @@ def train_own_pretraining(
         run.start(
             task="image_classification",
             architecture="own_pretraining",
-            devices=describe_devices(strategy),
             data={
                 "source": "digits 0-4 (bundled)",
                 "target": "digits 5-9 (bundled)",

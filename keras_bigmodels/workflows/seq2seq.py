@@ -28,9 +28,7 @@ from keras_bigmodels.datasets.addition import (
 )
 from keras_bigmodels.models.seq2seq import build_seq2seq, decode
 from keras_bigmodels.training import runs
-from keras_bigmodels.training.distribute import describe_devices
 from keras_bigmodels.training.metrics import SequenceExactMatch
-from keras_bigmodels.training.precision import resolve_jit
 from keras_bigmodels.training.session import session
 from keras_bigmodels.workflows._common import (
     TOKENIZER_FILE,
@@ -184,7 +182,7 @@ def train_seq2seq(cfg: Seq2SeqConfig | None = None, **overrides) -> Seq2SeqResul
             )
             compile_model(
                 model,
-                cfg,
+                run,
                 loss=keras.losses.SparseCategoricalCrossentropy(
                     from_logits=True, ignore_class=0
                 ),
@@ -193,8 +191,6 @@ def train_seq2seq(cfg: Seq2SeqConfig | None = None, **overrides) -> Seq2SeqResul
         run.start(
             task="seq2seq",
             architecture=f"seq2seq-{cfg.kind}",
-            devices=describe_devices(strategy),
-            jit_compile=resolve_jit(cfg.jit),
             data={
                 "source": source,
                 "source_length": src_len,
@@ -212,8 +208,6 @@ def train_seq2seq(cfg: Seq2SeqConfig | None = None, **overrides) -> Seq2SeqResul
         fit(
             run,
             model,
-            cfg,
-            strategy=strategy,
             train=train,
             validation=val,
             monitor="val_exact_match",

@@ -25,7 +25,6 @@ from keras_bigmodels.datasets.tables import load_breast_cancer_table
 from keras_bigmodels.layers.missing_values import MissingValueImputer
 from keras_bigmodels.models.mlp import build_mlp
 from keras_bigmodels.training import loop, runs
-from keras_bigmodels.training.distribute import describe_devices
 from keras_bigmodels.training.precision import optimizer, resolve_jit
 from keras_bigmodels.training.session import session
 from keras_bigmodels.workflows.configs import (
@@ -52,11 +51,11 @@ class MLPResult(runs.TrainResult):
     class_names: list = dataclasses.field(default_factory=list)
 
 
-def _model(cfg, x_train, num_classes, strategy_name):
+def _model(x_train, *, cfg, num_classes: int, impute: str):
     """An MLP whose imputer and normalization are adapted on `x_train` only."""
     imputer = None
-    if strategy_name != "drop":
-        imputer = MissingValueImputer(strategy_name)
+    if impute != "drop":
+        imputer = MissingValueImputer(impute)
         imputer.adapt(x_train)
         x_train = np.asarray(imputer(x_train))
     normalization = keras.layers.Normalization(name="normalize")
@@ -68,7 +67,7 @@ def _model(cfg, x_train, num_classes, strategy_name):
         dropout=cfg.dropout,
         imputer=imputer,
         normalization=normalization,
-        name=f"mlp_{strategy_name}",
+        name=f"mlp_{impute}",
     )
     model.compile(
         optimizer=optimizer("Adam", cfg.learning_rate, cfg.clip_norm),
@@ -99,7 +98,7 @@ def _compare(cfg, splits, num_classes) -> dict:
             out[name] = {**row, "accuracy": None}
             continue
         keras.utils.set_random_seed(cfg.seed)
-        model = _model(cfg, xs, num_classes, name)
+        model = _model(xs, cfg=cfg, num_classes=num_classes, impute=name)
         model.fit(
             xs,
             ys,
@@ -170,13 +169,11 @@ def train_mlp(cfg: MLPConfig | None = None, **overrides) -> MLPResult:
             )
         num_classes = len(table.class_names)
         with strategy.scope():
-            model = _model(cfg, x, num_classes, cfg.impute)
+            model = _model(x, cfg=cfg, num_classes=num_classes, impute=cfg.impute)
         missing = float(np.isnan(table.x).mean())
         run.start(
             task="tabular_classification",
             architecture="mlp",
-            devices=describe_devices(strategy),
-            jit_compile=resolve_jit(cfg.jit),
             data={
                 "source": source,
                 "rows": len(table.y),

@@ -25,8 +25,6 @@ from keras_bigmodels.models.bag_of_tokens import build_bag_of_tokens
 from keras_bigmodels.models.rnn import build_rnn
 from keras_bigmodels.models.transformer import build_transformer
 from keras_bigmodels.training import loop, runs
-from keras_bigmodels.training.distribute import describe_devices
-from keras_bigmodels.training.precision import resolve_jit
 from keras_bigmodels.training.session import session
 from keras_bigmodels.workflows._common import (
     TOKENIZER_FILE,
@@ -130,13 +128,11 @@ def train_sequence_classifier(
                     bidirectional=True,
                 )
             compile_model(
-                model, cfg, loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+                model, run, loss="sparse_categorical_crossentropy", metrics=["accuracy"]
             )
         run.start(
             task="sequence_classification",
             architecture=architecture,
-            devices=describe_devices(strategy),
-            jit_compile=resolve_jit(cfg.jit),
             data={
                 "source": source,
                 "counts": {
@@ -149,14 +145,14 @@ def train_sequence_classifier(
         run.write_json(runs.CLASS_NAMES_FILE, classes)
         if tok is not None:
             tok.save(run.path(TOKENIZER_FILE))
-        fit(run, model, cfg, strategy=strategy, train=train, validation=val)
+        fit(run, model, train=train, validation=val)
         test_acc = loop.evaluate(model, test, strategy)["accuracy"]
 
         # The baseline is tiny: every process trains its own, outside the
         # strategy, with Keras's plain fit.
         baseline = compile_model(
             build_bag_of_tokens(vocab_size, len(classes)),
-            cfg,
+            run,
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
             learning_rate=1e-2,
