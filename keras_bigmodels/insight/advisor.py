@@ -198,7 +198,7 @@ def recommend_architecture(
         zh.append("双向 LSTM 在小数据上也能学到词序")
         return Recommendation(
             "build_rnn",
-            {"cell": "lstm", "bidirectional": True, "units": 64},
+            {"kind": "lstm", "bidirectional": True, "units": 64},
             "keras-bigmodels train rnn --data DIR",
             ["sequences: a recurrent network (article §2.3)", *en],
             ["序列任务：循环神经网络（第 2.3 节）", *zh],
@@ -209,10 +209,10 @@ def recommend_architecture(
         return Recommendation(
             "build_rnn",
             {
-                "cell": cell,
+                "kind": cell,
                 "input_dim": shape[-1] if shape else None,
                 "task": "regression",
-                "num_outputs": 1,
+                "num_classes": 1,
             },
             "",
             [

@@ -78,7 +78,7 @@ class GAN(keras.Model):
 
     >>> gan = build_gan((8, 8, 1), latent_dim=32)
     >>> gan.compile()  # Adam(2e-4, beta_1=0.5) for both, as in DCGAN
-    >>> gan.fit(x_train, batch_size=64, epochs=1, verbose=0)  # uint8 images
+    >>> gan.fit(x_train, batch_size=64, epochs=1)  # doctest: +SKIP
     >>> gan.generate(16, seed=0).shape
     (16, 8, 8, 1)
     """
@@ -464,7 +464,7 @@ def _discriminator(image_shape, num_classes, filters, dropout, minibatch_std):
 
 
 def build_gan(
-    image_shape,
+    input_shape,
     *,
     latent_dim: int = 64,
     num_classes: int | None = None,
@@ -485,7 +485,8 @@ def build_gan(
     class label (a conditional GAN).
 
     Args:
-        image_shape: tuple (height, width, channels), channels 1 or 3,
+        input_shape: tuple (height, width, channels) of the images, channels 1
+            or 3,
             height and width multiples of 4.
         latent_dim: int. Size of z.
         num_classes: int or None. Class-conditional when set.
@@ -509,28 +510,28 @@ def build_gan(
     ([(None, 32), (None,)], (None, 1))
     """
     if (
-        not isinstance(image_shape, (tuple, list))
-        or len(image_shape) != 3
-        or any(isinstance(d, bool) or not isinstance(d, int) for d in image_shape)
-        or image_shape[0] <= 0
-        or image_shape[1] <= 0
-        or image_shape[0] % 4
-        or image_shape[1] % 4
-        or image_shape[2] not in (1, 3)
+        not isinstance(input_shape, (tuple, list))
+        or len(input_shape) != 3
+        or any(isinstance(d, bool) or not isinstance(d, int) for d in input_shape)
+        or input_shape[0] <= 0
+        or input_shape[1] <= 0
+        or input_shape[0] % 4
+        or input_shape[1] % 4
+        or input_shape[2] not in (1, 3)
     ):
         raise ValueError(
-            "`image_shape` must be (height, width, channels) with height and "
+            "`input_shape` must be (height, width, channels) with height and "
             "width positive multiples of 4 and channels 1 or 3. "
-            f"Received: image_shape={image_shape!r}"
+            f"Received: input_shape={input_shape!r}"
         )
     V.check_positive_int("latent_dim", latent_dim)
     V.check_positive_int("num_classes", num_classes, allow_none=True)
     V.check_positive_int("filters", filters)
     V.check_fraction("dropout", dropout, allow_none=False)
-    image_shape = tuple(image_shape)
+    input_shape = tuple(input_shape)
     return GAN(
-        _generator(image_shape, latent_dim, num_classes, filters),
-        _discriminator(image_shape, num_classes, filters, dropout, minibatch_std),
+        _generator(input_shape, latent_dim, num_classes, filters),
+        _discriminator(input_shape, num_classes, filters, dropout, minibatch_std),
         latent_dim=latent_dim,
         num_classes=num_classes,
         d_steps=d_steps,

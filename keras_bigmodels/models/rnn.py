@@ -12,11 +12,11 @@ TASKS = ("classification", "regression")
 
 
 def build_rnn(
-    cell: str = "lstm",
+    kind: str = "lstm",
     *,
     vocab_size: int | None = None,
     input_dim: int | None = None,
-    num_outputs: int = 2,
+    num_classes: int = 2,
     task: str = "classification",
     units=64,
     embed_dim: int = 64,
@@ -33,11 +33,12 @@ def build_rnn(
     recurrence.
 
     Args:
-        cell: `"simple"`, `"lstm"` or `"gru"`.
+        kind: str. The recurrent cell: `"simple"`, `"lstm"` or `"gru"`.
         vocab_size: int. Token-id input (ids 1..vocab_size-1; 0 is padding).
         input_dim: int. Feature-sequence input (batch, time, input_dim)
             instead, e.g. a time series. Give exactly one of the two.
-        num_outputs: int. Classes (softmax) or regression targets (linear).
+        num_classes: int. Classes (softmax outputs); with `task="regression"`,
+            the number of targets (linear outputs).
         task: `"classification"` or `"regression"`.
         units: int or tuple of ints. One recurrent layer per entry (stacked).
         embed_dim: int. Token embedding size.
@@ -51,11 +52,11 @@ def build_rnn(
 
     Example:
 
-    >>> model = build_rnn("gru", vocab_size=100, num_outputs=3, units=(32, 32))
+    >>> model = build_rnn("gru", vocab_size=100, num_classes=3, units=(32, 32))
     >>> model.output_shape
     (None, 3)
     """
-    V.check_choice("cell", cell, tuple(CELLS))
+    V.check_choice("kind", kind, tuple(CELLS))
     V.check_choice("task", task, TASKS)
     if (vocab_size is None) == (input_dim is None):
         raise ValueError(
@@ -64,7 +65,7 @@ def build_rnn(
         )
     V.check_positive_int("vocab_size", vocab_size, allow_none=True)
     V.check_positive_int("input_dim", input_dim, allow_none=True)
-    V.check_positive_int("num_outputs", num_outputs)
+    V.check_positive_int("num_classes", num_classes)
     units = V.check_int_sequence("units", units)
     V.check_positive_int("embed_dim", embed_dim)
     V.check_fraction("dropout", dropout, allow_none=False)
@@ -79,12 +80,12 @@ def build_rnn(
         inputs = keras.Input((max_length, input_dim), name="features")
         x = layers.Masking(0.0, name="masking")(inputs)
     for i, n in enumerate(units, 1):
-        rnn = CELLS[cell](
-            n, return_sequences=i < len(units), dropout=dropout, name=f"{cell}{i}"
+        rnn = CELLS[kind](
+            n, return_sequences=i < len(units), dropout=dropout, name=f"{kind}{i}"
         )
         if bidirectional:
-            rnn = layers.Bidirectional(rnn, name=f"bi_{cell}{i}")
+            rnn = layers.Bidirectional(rnn, name=f"bi_{kind}{i}")
         x = rnn(x)
     activation = "softmax" if task == "classification" else None
-    outputs = layers.Dense(num_outputs, activation=activation, name="predictions")(x)
+    outputs = layers.Dense(num_classes, activation=activation, name="predictions")(x)
     return keras.Model(inputs, outputs, name=name)

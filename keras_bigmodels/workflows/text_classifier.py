@@ -69,8 +69,6 @@ def train_sequence_classifier(
         SequenceClassifierResult.
     """
     architecture = overrides.pop("architecture", None)
-    if "cell" in overrides:  # the RNN's cell, as `build_rnn` names it
-        overrides["kind"] = overrides.pop("cell")
     if cfg is not None:
         cls = type(cfg)
     elif architecture is not None:
@@ -120,9 +118,9 @@ def train_sequence_classifier(
                 )
             else:
                 model = build_rnn(
-                    cfg.kind,
+                    kind=cfg.kind,
                     vocab_size=vocab_size,
-                    num_outputs=len(classes),
+                    num_classes=len(classes),
                     units=(cfg.units,) * cfg.num_layers,
                     embed_dim=cfg.embed_dim,
                     bidirectional=True,

@@ -165,13 +165,13 @@ def test_minibatch_std_matches_numpy_and_round_trips(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"image_shape": (10, 8, 1)}, "image_shape"),
-        ({"image_shape": (8, 8, 2)}, "image_shape"),
-        ({"image_shape": (8, 8)}, "image_shape"),
-        ({"image_shape": (8, 8, 1), "latent_dim": 0}, "latent_dim"),
-        ({"image_shape": (8, 8, 1), "dropout": 1.0}, "dropout"),
-        ({"image_shape": (8, 8, 1), "d_steps": 0}, "d_steps"),
-        ({"image_shape": (8, 8, 1), "real_range": (1, 0)}, "real_range"),
+        ({"input_shape": (10, 8, 1)}, "input_shape"),
+        ({"input_shape": (8, 8, 2)}, "input_shape"),
+        ({"input_shape": (8, 8)}, "input_shape"),
+        ({"input_shape": (8, 8, 1), "latent_dim": 0}, "latent_dim"),
+        ({"input_shape": (8, 8, 1), "dropout": 1.0}, "dropout"),
+        ({"input_shape": (8, 8, 1), "d_steps": 0}, "d_steps"),
+        ({"input_shape": (8, 8, 1), "real_range": (1, 0)}, "real_range"),
     ],
 )
 def test_build_gan_validates(kwargs, match):

@@ -22,7 +22,7 @@ def test_rnn_tokens_round_trip_and_padding_is_masked(cell, bidirectional, tmp_pa
     model = kb.build_rnn(
         cell,
         vocab_size=20,
-        num_outputs=3,
+        num_classes=3,
         units=(8, 8),
         bidirectional=bidirectional,
         embed_dim=8,
@@ -37,7 +37,7 @@ def test_rnn_tokens_round_trip_and_padding_is_masked(cell, bidirectional, tmp_pa
 
 
 def test_rnn_time_series_regression(tmp_path):
-    model = kb.build_rnn("gru", input_dim=3, num_outputs=2, task="regression", units=8)
+    model = kb.build_rnn("gru", input_dim=3, num_classes=2, task="regression", units=8)
     x = RNG.standard_normal((4, 7, 3)).astype("float32")
     assert model.output_shape == (None, 2)
     assert model.get_layer("predictions").get_config()["activation"] == "linear"
@@ -47,7 +47,7 @@ def test_rnn_time_series_regression(tmp_path):
 def test_rnn_argument_errors():
     with pytest.raises(ValueError, match="exactly one"):
         kb.build_rnn()
-    with pytest.raises(ValueError, match="`cell`"):
+    with pytest.raises(ValueError, match="`kind`"):
         kb.build_rnn("transformer", vocab_size=10)
     with pytest.raises(ValueError, match="`units`"):
         kb.build_rnn(vocab_size=10, units=(0,))
