@@ -26,7 +26,10 @@ def run(args) -> int:
     from keras_bigmodels.workflows.image_runs import evaluate_image_classifier
 
     result = evaluate_image_classifier(
-        args.run_dir, args.data, args.batch_size, safe_mode=not args.unsafe_load
+        args.run_dir,
+        args.data,
+        batch_size=args.batch_size,
+        safe_mode=not args.unsafe_load,
     )
     if args.json:
         print(json.dumps(result, indent=2))

@@ -47,7 +47,7 @@ def run(args) -> int:
     )
 
     predictions, bad = predict_images(
-        args.run_dir, args.images, args.top_k, safe_mode=not args.unsafe_load
+        args.run_dir, args.images, top_k=args.top_k, safe_mode=not args.unsafe_load
     )
     for b in bad:
         print(f"keras-bigmodels: skipped {b}", file=sys.stderr)

@@ -38,7 +38,11 @@ def run(args) -> int:
     from keras_bigmodels.workflows.gan import sample_from_run
 
     result = sample_from_run(
-        args.run_dir, args.n, args.seed, args.out, safe_mode=not args.unsafe_load
+        args.run_dir,
+        n=args.n,
+        seed=args.seed,
+        out=args.out,
+        safe_mode=not args.unsafe_load,
     )
     print(
         f"{result['n']} images: {result['png']} (grid), {result['npy']} (uint8 array)"

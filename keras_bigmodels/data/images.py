@@ -122,6 +122,7 @@ def _check_image_size(image_size, allow_none: bool = False):
 
 def image_folder(
     directory,
+    *,
     image_size=(224, 224),
     batch_size: int | None = 32,
     labels="inferred",
@@ -337,7 +338,7 @@ def _to_numpy(ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray | None]:
     return x, (np.concatenate(labels) if labels else None)
 
 
-def load_image(path, image_size=(224, 224), color_mode: str = "rgb") -> np.ndarray:
+def load_image(path, *, image_size=(224, 224), color_mode: str = "rgb") -> np.ndarray:
     """Load one image as a uint8 array, resized; the article's `load_image`, fixed.
 
     Article §4.1. The same decoder as `image_folder`, so a model sees the same
@@ -377,6 +378,7 @@ def load_image(path, image_size=(224, 224), color_mode: str = "rgb") -> np.ndarr
 
 def load_data(
     directory,
+    *,
     image_size=(224, 224),
     labels="auto",
     color_mode: str = "rgb",

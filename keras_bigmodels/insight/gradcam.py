@@ -60,7 +60,7 @@ def _default_layer(layers: list) -> str:
     return candidates[-1].name
 
 
-def grad_cam(model, image, class_index=None, layer=None) -> np.ndarray:
+def grad_cam(model, image, *, class_index=None, layer=None) -> np.ndarray:
     """An (H, W) heatmap in [0, 1] of the evidence for `class_index`.
 
     Args:
@@ -77,7 +77,8 @@ def grad_cam(model, image, class_index=None, layer=None) -> np.ndarray:
 
     Example:
 
-    >>> heat = grad_cam(model, load_image("cat.jpg", (224, 224)))  # doctest: +SKIP
+    >>> image = load_image("cat.jpg", image_size=(224, 224))  # doctest: +SKIP
+    >>> heat = grad_cam(model, image)  # doctest: +SKIP
     >>> save_overlay(image, heat, "cat_gradcam.png")  # doctest: +SKIP
     """
     image = np.asarray(image)

@@ -348,7 +348,7 @@ class GAN(keras.Model):
 
     # ---- use --------------------------------------------------------------
 
-    def generate(self, n, seed=None, labels=None, batch_size=256):
+    def generate(self, n, *, seed=None, labels=None, batch_size=256):
         """n generated images as a float32 NumPy array in [-1, 1].
 
         Args:

@@ -92,7 +92,8 @@ def _context_length(model) -> int:
 def generate(
     model,
     prompt,
-    max_new_tokens: int,
+    *,
+    max_new_tokens: int = 100,
     temperature: float = 1.0,
     top_k: int | None = None,
     seed: int | None = None,
@@ -123,7 +124,7 @@ def generate(
 
     Example:
 
-    >>> text = generate(model, "The ", 100, top_k=5, seed=0,
+    >>> text = generate(model, "The ", max_new_tokens=100, top_k=5, seed=0,
     ...                 tokenizer=tok)  # doctest: +SKIP
     """
     V.check_positive_int("max_new_tokens", max_new_tokens)

@@ -175,6 +175,7 @@ def build_seq2seq(
 def decode(
     model,
     source_ids,
+    *,
     start_id: int,
     end_id: int,
     max_length: int,

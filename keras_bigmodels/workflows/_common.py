@@ -65,7 +65,7 @@ def epoch_batches(data, cfg, strategy) -> EpochBatches:
     )
 
 
-def load_image_split(data, image_size=None, color_mode=None, seed: int = 0):
+def load_image_split(data, *, image_size=None, color_mode=None, seed: int = 0):
     """Images for generative training: the digits split, or a folder split 90/10.
 
     Args:
@@ -95,7 +95,7 @@ def load_image_split(data, image_size=None, color_mode=None, seed: int = 0):
     has_classes = len(visible_subfolders(data)) > 1
     images, labels, names = load_data(
         data,
-        image_size or FOLDER_IMAGE_SIZE,
+        image_size=image_size or FOLDER_IMAGE_SIZE,
         labels="inferred" if has_classes else None,
         color_mode=color_mode,
         return_class_names=True,

@@ -72,7 +72,12 @@ def train_autoencoder(
     cfg = make_config(AutoencoderConfig, cfg, **overrides)
     with session(cfg, "autoencoder", f"autoencoder-{cfg.kind}") as (run, strategy):
         cfg = run.config
-        split = load_image_split(cfg.data, cfg.image_size, cfg.color_mode, cfg.seed)
+        split = load_image_split(
+            cfg.data,
+            image_size=cfg.image_size,
+            color_mode=cfg.color_mode,
+            seed=cfg.seed,
+        )
         x = split["x_train"].astype("float32") / 255.0
         x_test = split["x_test"].astype("float32") / 255.0
         idx_fit, idx_val = stratified_split(None, (0.9, 0.1), seed=cfg.seed, n=len(x))

@@ -162,7 +162,12 @@ def train_gan(cfg: GANConfig | None = None, **overrides) -> GANResult:
     cfg = make_config(GANConfig, cfg, **overrides)
     with session(cfg, "gan") as (run, strategy):
         cfg = run.config
-        split = load_image_split(cfg.data, cfg.image_size, cfg.color_mode, cfg.seed)
+        split = load_image_split(
+            cfg.data,
+            image_size=cfg.image_size,
+            color_mode=cfg.color_mode,
+            seed=cfg.seed,
+        )
         x, y = split["x_train"], split["y_train"]
         num_classes = len(split["class_names"])
         # The default: a class-conditional GAN whenever the data has labels
@@ -251,7 +256,7 @@ def train_gan(cfg: GANConfig | None = None, **overrides) -> GANResult:
 
 
 def sample_from_run(
-    run_dir, n: int = 64, seed: int | None = None, out=None, safe_mode: bool = True
+    run_dir, *, n: int = 64, seed: int | None = None, out=None, safe_mode: bool = True
 ) -> dict:
     """Write a PNG grid (and an .npy array) of `n` new images from a run.
 

@@ -177,7 +177,7 @@ def train_gpt(cfg: GPTConfig | None = None, **overrides) -> GPTResult:
         sample = generate(
             model,
             text[cut : cut + 40],
-            200,
+            max_new_tokens=200,
             temperature=0.8,
             top_k=20,
             seed=cfg.seed,
@@ -214,6 +214,7 @@ def train_gpt(cfg: GPTConfig | None = None, **overrides) -> GPTResult:
 def generate_from_run(
     run_dir,
     prompt: str,
+    *,
     max_new_tokens: int = 200,
     temperature: float = 0.8,
     top_k: int | None = 20,
@@ -242,7 +243,7 @@ def generate_from_run(
     return generate(
         model,
         prompt,
-        max_new_tokens,
+        max_new_tokens=max_new_tokens,
         temperature=temperature,
         top_k=top_k,
         seed=seed,

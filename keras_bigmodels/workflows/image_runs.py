@@ -26,7 +26,7 @@ from keras_bigmodels.workflows._common import DIGITS, array_dataset, predict_lab
 
 
 def evaluate_image_classifier(
-    run_dir, data, batch_size: int = 64, safe_mode: bool = True
+    run_dir, data, *, batch_size: int = 64, safe_mode: bool = True
 ) -> dict:
     """Evaluate a run's model on a folder of labelled images or on `"digits"`.
 
@@ -94,7 +94,7 @@ def _check_same_classes(data, labels, class_names) -> None:
 
 
 def predict_images(
-    run_dir, paths, top_k: int = 3, safe_mode: bool = True, batch_size: int = 64
+    run_dir, paths, *, top_k: int = 3, safe_mode: bool = True, batch_size: int = 64
 ) -> tuple[list, list]:
     """Top-k classes with probabilities for image files and folders of them.
 
@@ -184,7 +184,7 @@ def explain_images(
         heat = grad_cam(model, image, class_index=index, layer=layer)
         stem = os.path.splitext(os.path.basename(path))[0]
         # Drawn on the photo at its own size: the heatmap is upscaled to it.
-        photo = load_image(path, None, "rgb")
+        photo = load_image(path, image_size=None, color_mode="rgb")
         overlay = save_overlay(
             photo, heat, os.path.join(out_dir, f"{i:04d}_{stem}_gradcam.png")
         )
@@ -203,7 +203,7 @@ def _load_images(files, size, color_mode, bad: list):
     """`(index, path, image)` of each file that loads; the others go to `bad`."""
     for i, path in enumerate(files):
         try:
-            yield i, path, load_image(path, size, color_mode)
+            yield i, path, load_image(path, image_size=size, color_mode=color_mode)
         except (BadImageError, FileNotFoundError) as e:
             bad.append(BadFile(path, str(e).removeprefix(f"Bad image file {path}: ")))
 

@@ -78,7 +78,13 @@ def _used_length(ids: np.ndarray) -> np.ndarray:
 def exact_match(model, tok, sources, targets, src_len, tgt_len):
     """Fraction of sources whose greedy decoding equals the target exactly."""
     start, end = tok.encode(START)[0], tok.encode(END)[0]
-    out = decode(model, tok.encode_batch(sources, src_len), start, end, tgt_len + 1)
+    out = decode(
+        model,
+        tok.encode_batch(sources, src_len),
+        start_id=start,
+        end_id=end,
+        max_length=tgt_len + 1,
+    )
     preds = [tok.decode(row).split(END)[0] for row in out]
     return float(np.mean([p == t for p, t in zip(preds, targets, strict=True)])), preds
 

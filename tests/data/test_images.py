@@ -317,7 +317,7 @@ def test_load_image_and_load_data_feed_the_article_code(tmp_path):
     assert onehot.shape == (20, 10) and images.max() <= 1.0
     assert labels.tolist() == [i // 2 for i in range(20)]
     np.testing.assert_array_equal(
-        load_image(tmp_path / "3.0000.png", (32, 32)),
+        load_image(tmp_path / "3.0000.png", image_size=(32, 32)),
         (images[6] * 255).round().astype(np.uint8),
     )
 

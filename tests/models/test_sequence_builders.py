@@ -116,19 +116,23 @@ def test_gpt_is_causal_and_generate_is_seeded(tmp_path):
         model.predict(x2, verbose=0)[:, :6], logits[:, :6], atol=1e-5
     )
     loaded = run_layer_checks(model, x, tmp_path)
-    a = kb.generate(loaded, [4, 5, 6], 12, temperature=1.0, top_k=5, seed=7)
-    b = kb.generate(loaded, [4, 5, 6], 12, temperature=1.0, top_k=5, seed=7)
+    a = kb.generate(
+        loaded, [4, 5, 6], max_new_tokens=12, temperature=1.0, top_k=5, seed=7
+    )
+    b = kb.generate(
+        loaded, [4, 5, 6], max_new_tokens=12, temperature=1.0, top_k=5, seed=7
+    )
     np.testing.assert_array_equal(a, b)
     assert len(a) == 15 and list(a[:3]) == [4, 5, 6]
-    greedy = kb.generate(loaded, [4, 5, 6], 3, temperature=0)
+    greedy = kb.generate(loaded, [4, 5, 6], max_new_tokens=3, temperature=0)
     step = np.argmax(loaded.predict(np.array([[4, 5, 6]]), verbose=0)[0, -1])
     assert greedy[3] == step
     # Longer than the context: the window slides.
-    assert len(kb.generate(loaded, list(range(1, 20)), 3, seed=0)) == 22
+    assert len(kb.generate(loaded, list(range(1, 20)), max_new_tokens=3, seed=0)) == 22
     with pytest.raises(ValueError, match="tokenizer"):
-        kb.generate(loaded, "text", 3)
+        kb.generate(loaded, "text", max_new_tokens=3)
     with pytest.raises(ValueError, match="max_new_tokens"):
-        kb.generate(loaded, [1], 0)
+        kb.generate(loaded, [1], max_new_tokens=0)
 
 
 def test_generate_text_with_a_tokenizer():
@@ -143,9 +147,9 @@ def test_generate_text_with_a_tokenizer():
         num_layers=1,
         intermediate_dim=16,
     )
-    text = kb.generate(model, "你好", 5, seed=1, tokenizer=tok)
+    text = kb.generate(model, "你好", max_new_tokens=5, seed=1, tokenizer=tok)
     assert text.startswith("你好") and len(text) >= 2
-    assert text == kb.generate(model, "你好", 5, seed=1, tokenizer=tok)
+    assert text == kb.generate(model, "你好", max_new_tokens=5, seed=1, tokenizer=tok)
 
 
 def test_bag_of_tokens_is_order_blind():

@@ -81,7 +81,7 @@ def test_gan_workflow_writes_samples_and_judges_them(tmp_path):
 
 def test_image_split_of_a_folder_with_and_without_classes(tmp_path):
     make_class_folder(tmp_path / "classes", {"a": 15, "b": 15}, size=(12, 12))
-    split = load_image_split(str(tmp_path / "classes"), 8)
+    split = load_image_split(str(tmp_path / "classes"), image_size=8)
     assert split["class_names"] == ["a", "b"]
     assert len(split["x_train"]) + len(split["x_test"]) == 30
     assert set(split["y_test"]) == {0, 1}  # stratified
@@ -89,11 +89,11 @@ def test_image_split_of_a_folder_with_and_without_classes(tmp_path):
     flat = tmp_path / "flat"
     for i in range(25):
         write_image(flat / f"img{i}.png", pattern_image(0, (12, 12), seed=i))
-    split = load_image_split(str(flat), 8, "grayscale")
+    split = load_image_split(str(flat), image_size=8, color_mode="grayscale")
     assert split["class_names"] == ["images"] and split["x_test"].shape[-1] == 1
     with pytest.raises(ValueError, match="at least 20"):
         make_class_folder(tmp_path / "few", {"a": 3}, size=(12, 12))
-        load_image_split(str(tmp_path / "few"), 8)
+        load_image_split(str(tmp_path / "few"), image_size=8)
 
 
 def test_conditional_needs_classes(tmp_path):
@@ -111,4 +111,4 @@ def test_sampling_a_plain_autoencoder_run_is_refused(tmp_path):
         latent_dim=4, epochs=1, out=str(tmp_path), verbose=0
     )
     with pytest.raises(ValueError, match="no prior"):
-        workflows.sample_from_run(r.run_dir, 4)
+        workflows.sample_from_run(r.run_dir, n=4)

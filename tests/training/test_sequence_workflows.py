@@ -123,9 +123,11 @@ def test_gpt_run_reports_ngram_baselines_and_generates(tmp_path):
     assert set(base["cross_entropy"]) == {"1", "2", "3", "4", "5", "6"}
     # Three epochs on this regular text already beat the unigram model.
     assert m["validation"]["cross_entropy"] < base["cross_entropy"]["1"]
-    out = workflows.generate_from_run(r.run_dir, "line 3", 20, seed=0)
+    out = workflows.generate_from_run(r.run_dir, "line 3", max_new_tokens=20, seed=0)
     assert out.startswith("line 3") and len(out) == 26
-    assert out == workflows.generate_from_run(r.run_dir, "line 3", 20, seed=0)
+    assert out == workflows.generate_from_run(
+        r.run_dir, "line 3", max_new_tokens=20, seed=0
+    )
 
 
 def test_teacher_forced_exact_match_equals_greedy_decoding():
@@ -144,7 +146,7 @@ def test_teacher_forced_exact_match_equals_greedy_decoding():
     dec_in = np.concatenate([np.full((64, 1), 2), tgt[:, :-1]], axis=1)
     metric = SequenceExactMatch()
     metric.update_state(tgt, model.predict([src, dec_in], verbose=0))
-    decoded = kb.decode(model, src, 2, 3, 4)
+    decoded = kb.decode(model, src, start_id=2, end_id=3, max_length=4)
     expected = np.mean(
         [(d == t)[t != 0].all() for d, t in zip(decoded, tgt, strict=True)]
     )
