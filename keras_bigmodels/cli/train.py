@@ -1,8 +1,9 @@
 """`keras-bigmodels train ARCH`: flags generated from the workflow configs.
 
 Each architecture is one row of `WORKFLOWS`: its config dataclass (whose
-fields become its flags, with their defaults and help), the workflow that
-takes it, and the function that prints its result. `train gpt --help` thus
+fields become its flags, with their defaults and help), the workflow of
+`keras_bigmodels.workflows` that takes it, and the function that prints its
+result. `train gpt --help` thus
 lists GPT's settings only, and a flag of another architecture is refused
 before TensorFlow starts.
 """
@@ -11,20 +12,116 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import os
+from collections.abc import Callable
 
 from keras_bigmodels.cli import _common
 from keras_bigmodels.cli._common import OneLineParser, finite_float, parse_image_size
 from keras_bigmodels.training.run_config import RESUME_LATEST, field_type
 from keras_bigmodels.workflows import configs as C
 
+# --- reports -------------------------------------------------------------------
+
+
+def _report_cnn(r) -> None:
+    for split in ("train", "validation", "test"):
+        if split in r.split_metrics:
+            m = r.split_metrics[split]
+            print(
+                f"{split:>10} accuracy: {100 * m['accuracy']:.2f}%  "
+                f"loss: {m['loss']:.4f}"
+            )
+    per_class = r.metrics.get("per_class", [])
+    if per_class and len(per_class) <= 20:
+        print(f"{'class':>12} {'precision':>9} {'recall':>7} {'f1':>6} {'images':>6}")
+        for row in per_class:
+            print(
+                f"{row['class'][:12]:>12} {100 * row['precision']:8.1f}% "
+                f"{100 * row['recall']:6.1f}% {100 * row['f1']:5.1f}% "
+                f"{row['support']:>6}"
+            )
+    print(f"Held-out {r.held_out} accuracy: {100 * r.accuracy:.2f}%")
+
+
+def _report_mlp(r) -> None:
+    print(f"{'missing values':<16}{'train rows':>11}{'test rows':>11}{'accuracy':>11}")
+    for name, row in r.strategies.items():
+        acc = row["accuracy"]
+        shown = f"{100 * acc:10.2f}%" if acc is not None else "  too few rows"
+        mark = "  <- saved model" if name == r.config.impute else ""
+        print(f"{name:<16}{row['train_rows']:>11}{row['test_rows']:>11}{shown}{mark}")
+    print(f"Held-out test accuracy ({r.config.impute}): {100 * r.accuracy:.2f}%")
+
+
+def _report_sequence_classifier(r) -> None:
+    print(
+        f"Held-out test accuracy: {100 * r.accuracy:.2f}%   "
+        f"bag-of-tokens baseline: {100 * r.baseline_accuracy:.2f}%"
+    )
+
+
+def _report_seq2seq(r) -> None:
+    for ex in r.examples:
+        print(f"  {ex['source']} -> {ex['prediction']} (target {ex['target']})")
+    if r.exact_match_uniform is None:
+        print(f"Held-out test exact match: {100 * r.exact_match:.2f}%")
+        return
+    print(
+        f"Held-out test exact match: {100 * r.exact_match:.2f}% on the bundled "
+        f"split (operand lengths drawn first), "
+        f"{100 * r.exact_match_uniform:.2f}% on {r.uniform_test_size} pairs drawn "
+        "uniformly (mostly full length, with carries)"
+    )
+
+
+def _report_gpt(r) -> None:
+    print(f"Sample:\n{r.sample}\n")
+    print(
+        f"Held-out cross-entropy: {r.cross_entropy:.4f} nats/token   "
+        f"best n-gram baseline ({r.ngram_order}-gram): {r.ngram_cross_entropy:.4f}   "
+        f"ratio {r.cross_entropy / r.ngram_cross_entropy:.3f}"
+    )
+
+
+def _report_autoencoder(r) -> None:
+    print(
+        f"Held-out reconstruction MSE: {r.reconstruction_mse:.5f}   "
+        f"PCA with {r.code_size} components: {r.pca_mse:.5f}   "
+        f"ratio {r.ratio_to_pca:.3f}"
+    )
+
+
+def _report_gan(r) -> None:
+    s = r.samples
+    if s is None:
+        return
+    print(
+        f"Judge (a CNN trained on the real images): "
+        f"{100 * r.judge_accuracy:.2f}% held-out accuracy"
+    )
+    print(
+        f"Generated samples with a class at probability >= 0.9: "
+        f"{100 * s['confident_fraction']:.1f}% of {s['samples']}; "
+        f"classes present: {s['classes_present']} of {len(s['class_counts'])}"
+    )
+    print(f"  samples per class: {s['class_counts']}")
+    if "label_agreement" in s:
+        print(
+            f"  judged class = the class asked for: {100 * s['label_agreement']:.1f}%"
+        )
+    fd = r.frechet_distance
+    print(
+        f"Frechet distance to held-out images: {fd['final']:.2f} "
+        f"(best epoch {fd['best']:.2f}; real train vs held-out: "
+        f"{fd['real_train_vs_test']:.2f})"
+    )
+
 
 @dataclasses.dataclass(frozen=True)
 class Workflow:
     config: type
-    function: str  # "module:function"
-    report: str  # name of a function in this module
+    function: str  # its name in keras_bigmodels.workflows (loaded on first use)
+    report: Callable  # prints the result
     help: str
     data_kind: str  # "images", "text_folder", "file"
 
@@ -32,69 +129,70 @@ class Workflow:
 WORKFLOWS = {
     "cnn": Workflow(
         C.ImageClassifierConfig,
-        "keras_bigmodels.workflows.image_classifier:train_image_classifier",
-        "_report_cnn",
+        "train_image_classifier",
+        _report_cnn,
         "the article's CNN on the bundled digits or a folder of images",
         "images",
     ),
     "classifier": Workflow(
         C.BackboneClassifierConfig,
-        "keras_bigmodels.workflows.image_classifier:train_backbone_classifier",
-        "_report_cnn",
+        "train_backbone_classifier",
+        _report_cnn,
         "a pretrained backbone (or a run's trained body) with a new head, then "
         "fine-tuning",
         "images",
     ),
     "mlp": Workflow(
         C.MLPConfig,
-        "keras_bigmodels.workflows.tabular:train_mlp",
-        "_report_mlp",
+        "train_mlp",
+        _report_mlp,
         "an MLP on a table with missing values, each FAQ 6.2 remedy side by side",
         "table",
     ),
     "rnn": Workflow(
         C.RNNClassifierConfig,
-        "keras_bigmodels.workflows.text_classifier:train_sequence_classifier",
-        "_report_sequence_classifier",
+        "train_sequence_classifier",
+        _report_sequence_classifier,
         "a bidirectional RNN classifier (bundled order task or text folders)",
         "text_folder",
     ),
     "transformer": Workflow(
         C.TransformerClassifierConfig,
-        "keras_bigmodels.workflows.text_classifier:train_sequence_classifier",
-        "_report_sequence_classifier",
+        "train_sequence_classifier",
+        _report_sequence_classifier,
         "a Transformer classifier (bundled order task or text folders)",
         "text_folder",
     ),
     "seq2seq": Workflow(
         C.Seq2SeqConfig,
-        "keras_bigmodels.workflows.seq2seq:train_seq2seq",
-        "_report_seq2seq",
+        "train_seq2seq",
+        _report_seq2seq,
         "an encoder-decoder (bundled n-digit addition or a TSV of pairs)",
         "file",
     ),
     "gpt": Workflow(
         C.GPTConfig,
-        "keras_bigmodels.workflows.gpt:train_gpt",
-        "_report_gpt",
+        "train_gpt",
+        _report_gpt,
         "a small GPT language model (bundled corpus or a text file)",
         "file",
     ),
     "gan": Workflow(
         C.GANConfig,
-        "keras_bigmodels.workflows.gan:train_gan",
-        "_report_gan",
+        "train_gan",
+        _report_gan,
         "a DCGAN on digits or a folder of images, judged by a classifier",
         "images",
     ),
     "autoencoder": Workflow(
         C.AutoencoderConfig,
-        "keras_bigmodels.workflows.autoencoder:train_autoencoder",
-        "_report_autoencoder",
+        "train_autoencoder",
+        _report_autoencoder,
         "an autoencoder on digits or a folder of images, beside PCA",
         "images",
     ),
 }
+ARCHITECTURES = tuple(WORKFLOWS)
 ARCHITECTURES = tuple(WORKFLOWS)
 
 
@@ -211,10 +309,11 @@ def precheck(args) -> str | None:
 def run(args) -> int:
     wf = WORKFLOWS[args.architecture]
     cfg = config_from_args(args)
-    module, name = wf.function.split(":")
-    result = getattr(importlib.import_module(module), name)(cfg)
+    from keras_bigmodels import workflows
+
+    result = getattr(workflows, wf.function)(cfg)
     print()
-    globals()[wf.report](result)
+    wf.report(result)
     if result.diagnosis:
         from keras_bigmodels.insight.diagnose import Diagnosis
 
@@ -233,100 +332,3 @@ def run(args) -> int:
             f"--learning-rate{was} or set --clip-norm"
         )
     return 0
-
-
-# --- reports -------------------------------------------------------------------
-
-
-def _report_cnn(r) -> None:
-    for split in ("train", "validation", "test"):
-        if split in r.split_metrics:
-            m = r.split_metrics[split]
-            print(
-                f"{split:>10} accuracy: {100 * m['accuracy']:.2f}%  "
-                f"loss: {m['loss']:.4f}"
-            )
-    per_class = r.metrics.get("per_class", [])
-    if per_class and len(per_class) <= 20:
-        print(f"{'class':>12} {'precision':>9} {'recall':>7} {'f1':>6} {'images':>6}")
-        for row in per_class:
-            print(
-                f"{row['class'][:12]:>12} {100 * row['precision']:8.1f}% "
-                f"{100 * row['recall']:6.1f}% {100 * row['f1']:5.1f}% "
-                f"{row['support']:>6}"
-            )
-    print(f"Held-out {r.held_out} accuracy: {100 * r.accuracy:.2f}%")
-
-
-def _report_mlp(r) -> None:
-    print(f"{'missing values':<16}{'train rows':>11}{'test rows':>11}{'accuracy':>11}")
-    for name, row in r.strategies.items():
-        acc = row["accuracy"]
-        shown = f"{100 * acc:10.2f}%" if acc is not None else "  too few rows"
-        mark = "  <- saved model" if name == r.config.impute else ""
-        print(f"{name:<16}{row['train_rows']:>11}{row['test_rows']:>11}{shown}{mark}")
-    print(f"Held-out test accuracy ({r.config.impute}): {100 * r.accuracy:.2f}%")
-
-
-def _report_sequence_classifier(r) -> None:
-    print(
-        f"Held-out test accuracy: {100 * r.accuracy:.2f}%   "
-        f"bag-of-tokens baseline: {100 * r.baseline_accuracy:.2f}%"
-    )
-
-
-def _report_seq2seq(r) -> None:
-    for ex in r.examples:
-        print(f"  {ex['source']} -> {ex['prediction']} (target {ex['target']})")
-    if r.exact_match_uniform is None:
-        print(f"Held-out test exact match: {100 * r.exact_match:.2f}%")
-        return
-    print(
-        f"Held-out test exact match: {100 * r.exact_match:.2f}% on the bundled "
-        f"split (operand lengths drawn first), "
-        f"{100 * r.exact_match_uniform:.2f}% on {r.uniform_test_size} pairs drawn "
-        "uniformly (mostly full length, with carries)"
-    )
-
-
-def _report_gpt(r) -> None:
-    print(f"Sample:\n{r.sample}\n")
-    print(
-        f"Held-out cross-entropy: {r.cross_entropy:.4f} nats/token   "
-        f"best n-gram baseline ({r.ngram_order}-gram): {r.ngram_cross_entropy:.4f}   "
-        f"ratio {r.cross_entropy / r.ngram_cross_entropy:.3f}"
-    )
-
-
-def _report_autoencoder(r) -> None:
-    print(
-        f"Held-out reconstruction MSE: {r.reconstruction_mse:.5f}   "
-        f"PCA with {r.code_size} components: {r.pca_mse:.5f}   "
-        f"ratio {r.ratio_to_pca:.3f}"
-    )
-
-
-def _report_gan(r) -> None:
-    s = r.samples
-    if s is None:
-        return
-    print(
-        f"Judge (a CNN trained on the real images): "
-        f"{100 * r.judge_accuracy:.2f}% held-out accuracy"
-    )
-    print(
-        f"Generated samples with a class at probability >= 0.9: "
-        f"{100 * s['confident_fraction']:.1f}% of {s['samples']}; "
-        f"classes present: {s['classes_present']} of {len(s['class_counts'])}"
-    )
-    print(f"  samples per class: {s['class_counts']}")
-    if "label_agreement" in s:
-        print(
-            f"  judged class = the class asked for: {100 * s['label_agreement']:.1f}%"
-        )
-    fd = r.frechet_distance
-    print(
-        f"Frechet distance to held-out images: {fd['final']:.2f} "
-        f"(best epoch {fd['best']:.2f}; real train vs held-out: "
-        f"{fd['real_train_vs_test']:.2f})"
-    )
