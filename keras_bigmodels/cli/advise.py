@@ -45,7 +45,7 @@ def run(args) -> int:
     from keras_bigmodels.insight.advisor import recommend_architecture
 
     answer = recommend_architecture(
-        args.task, args.samples, args.input_shape, args.compute
+        args.task, args.samples, input_shape=args.input_shape, compute=args.compute
     )
     print(
         json.dumps(answer.to_dict(), ensure_ascii=False, indent=2)

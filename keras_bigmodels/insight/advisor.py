@@ -108,7 +108,7 @@ def _check_shape(task: str, input_shape) -> tuple | None:
 
 
 def recommend_architecture(
-    task: str, num_samples: int, input_shape=None, compute: str = "cpu"
+    task: str, num_samples: int, *, input_shape=None, compute: str = "cpu"
 ) -> Recommendation:
     """Suggest an architecture by task, data size and compute (FAQ 6.1).
 
@@ -128,7 +128,9 @@ def recommend_architecture(
 
     Example:
 
-    >>> r = recommend_architecture("image_classification", 300, (224, 224, 3))
+    >>> r = recommend_architecture(
+    ...     "image_classification", 300, input_shape=(224, 224, 3)
+    ... )
     >>> r.builder
     'build_image_classifier'
     """

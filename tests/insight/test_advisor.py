@@ -24,7 +24,7 @@ from keras_bigmodels.insight.advisor import TASKS, recommend_architecture
 def test_each_task_gets_a_builder_of_this_package_with_reasons(
     task, n, shape, compute, builder
 ):
-    r = recommend_architecture(task, n, shape, compute)
+    r = recommend_architecture(task, n, input_shape=shape, compute=compute)
     assert r.builder == builder
     assert len(r.reasons_en) == len(r.reasons_zh) >= 3
     assert any(str(n) in reason for reason in r.reasons_en)  # data size
@@ -37,7 +37,9 @@ def test_data_size_and_compute_change_the_answer():
     assert (
         small.arguments["kind"] == "lstm" and large.arguments["kind"] == "transformer"
     )
-    img = recommend_architecture("image_classification", 100_000, (224, 224, 3), "gpu")
+    img = recommend_architecture(
+        "image_classification", 100_000, input_shape=(224, 224, 3), compute="gpu"
+    )
     assert img.arguments["backbone"] == "efficientnet_b0"
 
 
