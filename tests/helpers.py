@@ -1,9 +1,157 @@
-"""One shared check for every layer and model (keras-hub's run_model_saving_test)."""
+"""Helpers the tests share: generated images, the CLI in-process, model checks.
 
+Fixtures live in `conftest.py`; test modules import plain functions from here
+and never from one another.
+"""
+
+import contextlib
+import io
 import os
+import subprocess
+import sys
+import warnings
 
 import keras
 import numpy as np
+from PIL import Image
+
+# --- generated images ---------------------------------------------------------
+
+
+def pattern_image(label: int, size=(20, 24), seed=0) -> np.ndarray:
+    """A uint8 RGB image whose mean colour depends on `label`, plus noise."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    base = np.zeros((h, w, 3), np.float64)
+    base[..., label % 3] = 200.0
+    base[: h // 2, :, (label + 1) % 3] = 120.0
+    return np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)
+
+
+def write_image(path, array, fmt=None, mode=None):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    im = Image.fromarray(array)
+    if mode:
+        im = im.convert(mode)
+    im.save(path, format=fmt)
+    return str(path)
+
+
+def make_class_folder(root, counts, ext=".png", size=(20, 24)):
+    """root/<class>/<i>.<ext> for each class name -> count in `counts`."""
+    paths = []
+    for label, (name, n) in enumerate(counts.items()):
+        for i in range(n):
+            p = os.path.join(root, name, f"{i:03d}{ext}")
+            paths.append(write_image(p, pattern_image(label, size, seed=i)))
+    return paths
+
+
+# --- the command line ---------------------------------------------------------
+
+
+def _env_without_log_level(extra=None) -> dict:
+    # The CLI must hide TensorFlow's start-up noise by itself.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return {**env, **(extra or {})}
+
+
+def cli(*args, cwd=None, env=None) -> subprocess.CompletedProcess:
+    """Run `keras-bigmodels ARGS` in this process, as `main([...])`.
+
+    Returns what a subprocess would: exit status, stdout and stderr text.
+    `env` adds to the environment for the call and `cwd` sets the working
+    folder; both are restored after. Python's warning filters and display
+    are those of a fresh interpreter for the call, and restored after.
+    TensorFlow is already started, so use `cli_process` for what only a new
+    process shows (start-up noise, signals, a multi-worker cluster).
+    """
+    from keras_bigmodels.cli.__main__ import main
+
+    _forget_what_was_said_once()
+    argv = [str(a) for a in args]
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.update({k: str(v) for k, v in (env or {}).items()})
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with (
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
+            warnings.resetwarnings()
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            warnings.simplefilter("default")
+            try:
+                code = main(argv)
+            except SystemExit as e:  # argparse: --help, usage errors
+                code = (
+                    e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+                )
+            except BaseException:  # as Python reports an uncaught error
+                import traceback
+
+                traceback.print_exc(file=sys.stderr)
+                code = 1
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(
+        ["keras-bigmodels", *argv], code or 0, out.getvalue(), err.getvalue()
+    )
+
+
+def _forget_what_was_said_once() -> None:
+    # A new process starts without the notices said once per process.
+    if "keras_bigmodels.data.text" in sys.modules:
+        sys.modules["keras_bigmodels.data.text"]._told_fallback.clear()
+    if "keras_bigmodels.insight.fonts" in sys.modules:
+        sys.modules["keras_bigmodels.insight.fonts"]._told.clear()
+
+
+def cli_process(*args, cwd=None, env=None, timeout=300) -> subprocess.CompletedProcess:
+    """Run `python -m keras_bigmodels ARGS` in a new process; `env` adds to
+    the environment. For what only a fresh process shows."""
+    return subprocess.run(
+        [sys.executable, "-m", "keras_bigmodels", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=_env_without_log_level(env),
+        timeout=timeout,
+    )
+
+
+def cli_popen(*args, env=None, **kwargs) -> subprocess.Popen:
+    """Start `python -m keras_bigmodels ARGS` (by default stdout and stderr
+    merged, text), for a test that signals or stops it while it runs."""
+    options = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+    return subprocess.Popen(
+        [sys.executable, "-m", "keras_bigmodels", *map(str, args)],
+        env=_env_without_log_level(env),
+        **{**options, **kwargs},
+    )
+
+
+def assert_one_line_error(proc) -> str:
+    """The one error line of a failed command (no traceback, nothing else)."""
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def run_dir_of(proc) -> str:
+    """The run folder a `train` command printed last."""
+    return proc.stdout.strip().splitlines()[-1].removeprefix("Run saved to ").strip()
+
+
+# --- models and layers --------------------------------------------------------
 
 
 def run_model_checks(model, x, y, tmp_path, loss="sparse_categorical_crossentropy"):

@@ -35,6 +35,7 @@ def test_public_api_only(path):
         ), module
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
 def test_runs_end_to_end(path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -1,57 +1,19 @@
-"""The command line through subprocess, as a user runs it."""
+"""The command line, as a user runs it (in-process through `main`, or in a
+new process where only a fresh one shows the behaviour)."""
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import make_class_folder, pattern_image, write_image
-
-
-def cli(*args, cwd=None, env=None):
-    """Run `python -m keras_bigmodels ARGS`; `env` adds to the environment."""
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"},
-        **(env or {}),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "keras_bigmodels", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-    )
-
-
-def assert_one_line_error(proc):
-    assert proc.returncode != 0
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
-
-
-@pytest.fixture(scope="session")
-def digits_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs")
-    proc = cli(
-        "train",
-        "cnn",
-        "--data",
-        "digits",
-        "--epochs",
-        2,
-        "--image-size",
-        24,
-        "--out",
-        out,
-    )
-    assert proc.returncode == 0, proc.stderr
-    run_dir = proc.stdout.strip().splitlines()[-1].removeprefix("Run saved to ").strip()
-    return proc, run_dir
+from tests.helpers import (
+    assert_one_line_error,
+    cli,
+    cli_process,
+    make_class_folder,
+    pattern_image,
+    write_image,
+)
 
 
 @pytest.mark.parametrize(
@@ -71,8 +33,10 @@ def test_help(command):
     assert proc.returncode == 0 and "usage:" in proc.stdout
 
 
+@pytest.mark.large
 def test_info_is_quiet_and_says_why_no_gpu():
-    proc = cli("info")
+    # A new process: TensorFlow's C++ start-up noise is what must be hidden.
+    proc = cli_process("info")
     assert proc.returncode == 0
     assert "tensorflow" in proc.stdout and "GPU:" in proc.stdout
     gpu_line = next(line for line in proc.stdout.splitlines() if "GPU:" in line)

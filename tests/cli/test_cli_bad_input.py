@@ -1,4 +1,7 @@
-"""Bad input at the edges, through the command line in a subprocess.
+"""Bad input at the edges, through the command line.
+
+Fonts, signals and start-up are process-wide: those tests start a new
+process (and are `large`); the rest call the CLI in-process.
 
 Each case gets one clear line in the user's terms, a non-zero exit where it
 fails, and loses nothing.
@@ -15,14 +18,22 @@ import time
 
 import pytest
 
-from tests.cli.test_cli import assert_one_line_error, cli
-from tests.conftest import make_class_folder, pattern_image, write_image
+from tests.helpers import (
+    assert_one_line_error,
+    cli,
+    cli_popen,
+    cli_process,
+    make_class_folder,
+    pattern_image,
+    run_dir_of,
+    write_image,
+)
 
 CHINESE_CLASSES = {"猫": 8, "狗": 8}
 
 
 def _run_dir_of(proc) -> str:
-    return proc.stdout.strip().splitlines()[-1].removeprefix("Run saved to ").strip()
+    return run_dir_of(proc)
 
 
 def _cjk_font_file() -> str:
@@ -49,15 +60,16 @@ def _warnings_are_plain(stderr: str) -> None:
 
 @pytest.fixture(scope="module")
 def chinese_run(tmp_path_factory):
-    """A CNN trained on class folders named 猫 and 狗, with a CJK font in ~/.fonts."""
+    """A CNN trained on class folders named 猫 and 狗."""
     tmp = tmp_path_factory.mktemp("chinese")
-    proc = _train_on_chinese_classes(tmp, _home_with_font(tmp))
+    proc = _train_on_chinese_classes(tmp, run=cli)
     return proc, _run_dir_of(proc), tmp
 
 
-def _train_on_chinese_classes(tmp, env):
+def _train_on_chinese_classes(tmp, env=None, run=cli_process):
+    # Which fonts matplotlib knows is process-wide: a font test starts its own.
     make_class_folder(tmp / "data", CHINESE_CLASSES, size=(24, 24))
-    proc = cli(
+    proc = run(
         *("train", "cnn", "--data", tmp / "data", "--epochs", 1, "--image-size", 24),
         *("--out", tmp / "runs"),
         env=env,
@@ -69,13 +81,16 @@ def _train_on_chinese_classes(tmp, env):
 # --- 8. Chinese labels in pictures ---------------------------------------------
 
 
-def test_chinese_class_names_are_drawn_with_an_installed_cjk_font(chinese_run):
-    proc, run_dir, _ = chinese_run
+@pytest.mark.large
+def test_chinese_class_names_are_drawn_with_an_installed_cjk_font(tmp_path):
+    proc = _train_on_chinese_classes(tmp_path, _home_with_font(tmp_path))
+    run_dir = _run_dir_of(proc)
     assert "Glyph" not in proc.stderr and "font" not in proc.stderr, proc.stderr
     assert json.load(open(os.path.join(run_dir, "class_names.json"))) == ["狗", "猫"]
     assert os.path.getsize(os.path.join(run_dir, "confusion_matrix.png")) > 0
 
 
+@pytest.mark.large
 def test_class_folders_named_in_gbk_train_predict_and_show_their_names(tmp_path):
     # Folders named on a Chinese Windows and unpacked on Linux keep GBK bytes
     # for names, which are not UTF-8: Python lists them with surrogate escapes.
@@ -88,7 +103,7 @@ def test_class_folders_named_in_gbk_train_predict_and_show_their_names(tmp_path)
                 write_image(path, pattern_image(label, (24, 24), seed=i))
             except (OSError, UnicodeError):
                 pytest.skip("this file system takes only UTF-8 names")
-    proc = cli(
+    proc = cli_process(
         *("train", "cnn", "--data", tmp_path / "data", "--epochs", 1),
         *("--image-size", 24, "--out", tmp_path / "runs"),
         env=_home_with_font(tmp_path),
@@ -109,6 +124,7 @@ def test_class_folders_named_in_gbk_train_predict_and_show_their_names(tmp_path)
     assert "狗 (" in proc.stdout and "兔 (" in proc.stdout, proc.stdout
 
 
+@pytest.mark.large
 def test_the_picture_shows_the_characters_not_boxes(tmp_path):
     # With the characters drawn, swapping the two labels changes the picture;
     # as empty boxes, both pictures would be the same.
@@ -133,6 +149,7 @@ plot_confusion_matrix(m, ["A", "B"], {str(tmp_path / "c.png")!r})
     assert a != b and a != c
 
 
+@pytest.mark.large
 def test_without_a_cjk_font_one_plain_line_says_how_to_get_one(tmp_path):
     # As on a machine with no CJK font (this one has none) and without the
     # [zh] extra: an empty `mplfonts` package shadows the installed one.
@@ -419,6 +436,7 @@ def _stdout_after_ctrl_c(script_body: str, cwd) -> str:
     return proc.stdout.strip()
 
 
+@pytest.mark.large
 def test_ctrl_c_inside_an_import_waits_for_the_import_to_finish(tmp_path):
     # Python turns a KeyboardInterrupt raised inside an extension module's
     # import into an ImportError, which guards like TensorFlow's `try: import
@@ -446,6 +464,7 @@ def test_ctrl_c_inside_an_import_waits_for_the_import_to_finish(tmp_path):
     assert _stdout_after_ctrl_c(body, tmp_path) == "after the import True"
 
 
+@pytest.mark.large
 def test_ctrl_c_while_tensorflow_traces_waits_for_the_trace(tmp_path):
     # Raised inside tf.function tracing, a KeyboardInterrupt comes out as a
     # StagingError or SystemError with a traceback; the command raises it
@@ -467,16 +486,10 @@ def test_ctrl_c_while_tensorflow_traces_waits_for_the_trace(tmp_path):
     assert _stdout_after_ctrl_c(body, tmp_path) == "after the trace 1"
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("delay", [0.15, 0.5, 1.5])
 def test_ctrl_c_during_start_up_is_one_line(tmp_path, delay):
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "keras_bigmodels", "train", "cnn", "--out", tmp_path],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = cli_popen("train", "cnn", "--out", tmp_path, stderr=subprocess.PIPE)
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)

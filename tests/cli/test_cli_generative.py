@@ -3,8 +3,7 @@
 import json
 import os
 
-from tests.cli.test_cli import assert_one_line_error, cli
-from tests.cli.test_cli_sequence import run_dir_of
+from tests.helpers import assert_one_line_error, cli, run_dir_of
 
 
 def test_train_gan_then_sample(tmp_path):

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from tests.cli.test_cli import assert_one_line_error, cli, digits_run  # noqa: F401
+from tests.helpers import assert_one_line_error, cli, cli_popen, cli_process
 
 
 def run_folder(proc) -> str:
@@ -48,8 +48,11 @@ def test_fine_tuning_reports_the_recompiled_models_metrics(tmp_path):
     assert abs(printed - 100 * test["accuracy"]) < 0.01
 
 
+# A multi-worker strategy sets up TensorFlow's collectives for the whole
+# process: these tests start their own.
+@pytest.mark.large
 def test_multi_worker_without_a_cluster_trains_alone_and_writes_its_run(tmp_path):
-    proc = cli(
+    proc = cli_process(
         *("train", "cnn", "--data", "digits", "--epochs", 1, "--image-size", 24),
         *("--strategy", "multi_worker", "--out", tmp_path / "mw"),
         env={"TF_CONFIG": ""},
@@ -70,8 +73,9 @@ def _lonely_worker_config():
     return json.dumps(localhost_cluster(2)[0])
 
 
+@pytest.mark.large
 def test_a_worker_whose_peer_never_starts_says_so_and_times_out(tmp_path):
-    proc = cli(
+    proc = cli_process(
         *("train", "cnn", "--data", "digits", "--epochs", 1, "--image-size", 24),
         *("--cluster-timeout", 3, "--out", tmp_path),
         env={"TF_CONFIG": _lonely_worker_config()},
@@ -85,20 +89,17 @@ def test_a_worker_whose_peer_never_starts_says_so_and_times_out(tmp_path):
     assert not os.listdir(tmp_path)
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
 def test_a_worker_waiting_for_its_peer_ends_at_ctrl_c_and_sigterm(tmp_path, signum):
     import signal
     import subprocess
-    import sys
     import time
 
-    env = {**os.environ, "TF_CONFIG": _lonely_worker_config()}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "keras_bigmodels", "train", "cnn", "--out", tmp_path],
-        stdout=subprocess.PIPE,
+    proc = cli_popen(
+        *("train", "cnn", "--out", tmp_path),
+        env={"TF_CONFIG": _lonely_worker_config()},
         stderr=subprocess.PIPE,
-        text=True,
-        env=env,
     )
     # Wait for the line that says what it waits for, then signal.
     first = proc.stderr.readline()
@@ -179,7 +180,7 @@ def test_more_shots_than_the_classes_hold_is_one_line(tmp_path):
 
 @pytest.mark.parametrize("layer", ["dense1", "predictions", "flatten"])
 def test_explain_refuses_a_layer_without_a_spatial_map(digits_run, tmp_path, layer):  # noqa: F811
-    from tests.conftest import write_image
+    from tests.helpers import write_image
 
     _, run_dir = digits_run
     image = write_image(tmp_path / "d.png", np.zeros((24, 24, 3), "uint8"))
@@ -193,7 +194,7 @@ def test_explain_refuses_a_layer_without_a_spatial_map(digits_run, tmp_path, lay
 def test_grad_cam_is_drawn_on_the_photo_at_its_own_size(digits_run, tmp_path):  # noqa: F811
     from PIL import Image
 
-    from tests.conftest import pattern_image, write_image
+    from tests.helpers import pattern_image, write_image
 
     _, run_dir = digits_run
     photo = write_image(tmp_path / "big.jpg", pattern_image(1, size=(900, 700)))
@@ -204,7 +205,7 @@ def test_grad_cam_is_drawn_on_the_photo_at_its_own_size(digits_run, tmp_path):  
 
 
 def test_a_grayscale_runs_body_on_rgb_images_names_the_flags(digits_run, tmp_path):  # noqa: F811
-    from tests.conftest import make_class_folder
+    from tests.helpers import make_class_folder
 
     _, source = digits_run
     make_class_folder(tmp_path / "photos", {"a": 6, "b": 6})
@@ -350,7 +351,7 @@ def test_resume_with_nothing_to_resume_says_it_starts_a_new_run(tmp_path):
 
 
 def test_predict_json_keeps_the_input_order_with_its_errors(digits_run, tmp_path):  # noqa: F811
-    from tests.conftest import pattern_image, write_image
+    from tests.helpers import pattern_image, write_image
 
     _, run_dir = digits_run
     good = [

@@ -5,11 +5,7 @@ import os
 import subprocess
 import sys
 
-from tests.cli.test_cli import assert_one_line_error, cli
-
-
-def run_dir_of(proc):
-    return proc.stdout.strip().splitlines()[-1].removeprefix("Run saved to ").strip()
+from tests.helpers import assert_one_line_error, cli, run_dir_of
 
 
 def test_train_transformer_and_rnn_on_the_order_task_and_explain(tmp_path):

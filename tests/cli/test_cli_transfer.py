@@ -4,7 +4,7 @@ import csv
 import json
 import os
 
-from tests.cli.test_cli import assert_one_line_error, cli, digits_run  # noqa: F401
+from tests.helpers import assert_one_line_error, cli
 
 
 def test_a_runs_body_with_a_new_head_then_fine_tuning_in_one_folder(

@@ -9,7 +9,7 @@ import tensorflow as tf
 from PIL import Image
 
 from keras_bigmodels.data import image_folder, load_data, load_image, stratified_split
-from tests.conftest import make_class_folder, pattern_image, write_image
+from tests.helpers import make_class_folder, pattern_image, write_image
 
 
 def _labels_by_path(ds):

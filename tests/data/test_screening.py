@@ -10,7 +10,7 @@ from PIL import Image
 
 from keras_bigmodels.data import BadImageError, image_folder, load_image
 from keras_bigmodels.data.screening import screen_file
-from tests.conftest import make_class_folder, pattern_image, write_image
+from tests.helpers import make_class_folder, pattern_image, write_image
 
 EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n%%EOF\n"
 

@@ -7,7 +7,7 @@ import pytest
 
 from keras_bigmodels.data import image_folder, screening
 from keras_bigmodels.data import screening_cache as sc
-from tests.conftest import make_class_folder
+from tests.helpers import make_class_folder
 
 
 def _age(folder, past=1_600_000_000):

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from keras_bigmodels.training.distribute import localhost_cluster
 
@@ -69,6 +70,7 @@ def _weights_of_run(run_dir):
     return load_model(run_dir).get_weights()
 
 
+@pytest.mark.large
 def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER.format(settings=SETTINGS))

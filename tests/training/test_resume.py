@@ -112,6 +112,7 @@ def _check_same_as_reference(run_dir, reference):
         assert rows == f.read().splitlines()
 
 
+@pytest.mark.large
 def test_resume_after_sigkill_mid_epoch_matches_an_uninterrupted_run(
     tmp_path, reference
 ):
@@ -126,6 +127,7 @@ def test_resume_after_sigkill_mid_epoch_matches_an_uninterrupted_run(
     _check_same_as_reference(run_dir, reference)
 
 
+@pytest.mark.large
 def test_a_second_kill_after_resuming_still_resumes_exactly(tmp_path, reference):
     out = str(tmp_path)
     run_dir, first = _kill_after(out, 8)
@@ -139,6 +141,7 @@ def test_a_second_kill_after_resuming_still_resumes_exactly(tmp_path, reference)
 
 
 # SIGTERM is how a scheduler preempts a job; it ends a run like Ctrl-C.
+@pytest.mark.large
 @pytest.mark.parametrize(
     "signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"]
 )

@@ -10,7 +10,7 @@ from PIL import Image
 from keras_bigmodels import workflows
 from keras_bigmodels.workflows._common import load_image_split
 from keras_bigmodels.workflows.autoencoder import pca_reconstruction_mse
-from tests.conftest import make_class_folder, pattern_image, write_image
+from tests.helpers import make_class_folder, pattern_image, write_image
 
 
 def test_autoencoder_beats_pca_and_linear_matches_it(tmp_path):

@@ -45,7 +45,7 @@ def test_invalid_config(field, value):
         ImageClassifierConfig(**{field: value}).check()
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_quality_main_command_reaches_98_5_percent_in_two_minutes(tmp_path):
     start = time.time()
     result = train_image_classifier(ImageClassifierConfig(out=str(tmp_path), verbose=0))
