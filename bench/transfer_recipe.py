@@ -87,7 +87,9 @@ def main():
             rng = np.random.default_rng(seed)
             source = rng.permutation(np.flatnonzero(y < 5))
             n_val = len(source) // 10
-            shots, test = few_shot_split(y, range(5, 10), args.shots, seed)
+            shots, test = few_shot_split(
+                y, classes=range(5, 10), shots=args.shots, seed=seed
+            )
             target = y - 5
             for body, (build, epochs, cuts) in networks(shape).items():
                 if body not in args.bodies:

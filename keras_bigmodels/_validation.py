@@ -89,7 +89,7 @@ def check_int_sequence(name: str, value, allow_empty: bool = False) -> tuple:
     return tuple(value)
 
 
-def check_divisible(name: str, value: int, by_name: str, by: int) -> None:
+def check_divisible(name: str, *, value: int, by_name: str, by: int) -> None:
     """Raise unless `value` is a multiple of `by` (e.g. width by attention heads)."""
     if value % by:
         raise ValueError(
@@ -141,7 +141,9 @@ def check_encoding(name: str, value):
     return value
 
 
-def conv_feature_size(size: int, n_blocks: int, kernel_size: int, padding: str) -> int:
+def conv_feature_size(
+    size: int, *, n_blocks: int, kernel_size: int, padding: str
+) -> int:
     """Side of the feature map after `n_blocks` conv + 2x2 pool blocks (0: none)."""
     for _ in range(n_blocks):
         if padding == "valid":
@@ -158,7 +160,9 @@ def check_cnn_image_size(name: str, image_size, blocks: int = 3) -> None:
     if image_size is None:
         return
     smallest = next(
-        n for n in range(1, 4096) if conv_feature_size(n, blocks, 3, "valid")
+        n
+        for n in range(1, 4096)
+        if conv_feature_size(n, n_blocks=blocks, kernel_size=3, padding="valid")
     )
     if min(image_size) < smallest:
         raise ValueError(

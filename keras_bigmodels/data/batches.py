@@ -127,7 +127,7 @@ class EpochBatches:
         >>> x = np.zeros((6, 9), "int32")
         >>> b = EpochBatches.bucketed(x, np.array([9, 2, 2, 3, 3, 2]), 3, seed=0)
         >>> sorted(t.shape[1] for t in b.dataset(0))
-        [3, 9]
+        [2, 9]
         """
         V.check_positive_int("pool", pool)
         flat = tf.nest.flatten(data)
@@ -157,7 +157,7 @@ class EpochBatches:
 
     @classmethod
     def windows(
-        cls, ids, length: int, stride: int, batch_size: int, *, seed: int = 0
+        cls, ids, *, length: int, stride: int, batch_size: int, seed: int = 0
     ) -> EpochBatches:
         """Next-token windows of a token array, cut out batch by batch.
 

@@ -224,7 +224,9 @@ def scan_image_folder(
     good = [i for i, info in enumerate(infos) if info is not None]
     screening.report_bad_files(bad, on_bad_file)
     if not good:
-        raise ValueError(_why_no_images(directory, bad, class_names, found))
+        raise ValueError(
+            _why_no_images(directory, bad=bad, class_names=class_names, found=found)
+        )
     paths = [paths[i] for i in good]
     infos = [infos[i] for i in good]
     contents = [screened.contents[i] for i in good]
@@ -247,7 +249,7 @@ def scan_image_folder(
     return ImageIndex(paths, label_ids, class_names, infos, bad, contents)
 
 
-def _why_no_images(directory, bad, class_names, found) -> str:
+def _why_no_images(directory, *, bad, class_names, found) -> str:
     """The one line that says why a folder gave no usable image."""
     if not bad:
         return (

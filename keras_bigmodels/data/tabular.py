@@ -167,7 +167,7 @@ def _rows(text: str, delimiter: str) -> list[tuple[int, list]]:
     return rows
 
 
-def _numeric_column(name, cells, lines, path, stray: list, decimal_comma=False):
+def _numeric_column(name, *, cells, lines, path, stray: list, decimal_comma=False):
     """The column's floats if it is numeric (its stray text cells go to
     `stray` and become NaN), else None."""
     present = [c for c in cells if not _is_missing(c)]
@@ -277,7 +277,12 @@ def load_csv(
         numeric = None
         if name not in categorical:
             numeric = _numeric_column(
-                name, cells, lines, where, stray, decimal_comma=delimiter != ","
+                name,
+                cells=cells,
+                lines=lines,
+                path=where,
+                stray=stray,
+                decimal_comma=delimiter != ",",
             )
         if numeric is not None:
             columns.append(numeric)

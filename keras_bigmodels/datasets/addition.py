@@ -86,24 +86,32 @@ def load_addition(
     rng = np.random.default_rng(seed)
     seen: set[tuple[int, int]] = set()
     n_uniform = int(round(uniform_fraction * num_train))
-    pairs = _unique_pairs(rng, digits, total - n_uniform, seen, by_length=True)
+    pairs = _unique_pairs(
+        rng, digits=digits, n=total - n_uniform, seen=seen, by_length=True
+    )
     # Short operands are few (only 100 one-digit pairs exist), so the unique
     # draws meet them all early; shuffle before splitting so that train, test
     # and any validation slice share one distribution.
     pairs = [pairs[i] for i in rng.permutation(len(pairs))]
     train, test = pairs[: num_train - n_uniform], pairs[num_train - n_uniform :]
     if n_uniform:
-        train += _unique_pairs(rng, digits, n_uniform, seen, by_length=False)
+        train += _unique_pairs(
+            rng, digits=digits, n=n_uniform, seen=seen, by_length=False
+        )
         train = [train[i] for i in rng.permutation(len(train))]
     parts = [train, test]
     if num_uniform_test:
-        parts.append(_unique_pairs(rng, digits, num_uniform_test, seen, False))
+        parts.append(
+            _unique_pairs(
+                rng, digits=digits, n=num_uniform_test, seen=seen, by_length=False
+            )
+        )
     return tuple(
         ([f"{a}+{b}" for a, b in part], [str(a + b) for a, b in part]) for part in parts
     )
 
 
-def _unique_pairs(rng, digits: int, n: int, seen: set, by_length: bool) -> list:
+def _unique_pairs(rng, *, digits: int, n: int, seen: set, by_length: bool) -> list:
     """`n` operand pairs not in `seen` (which they join)."""
     pairs: list[tuple[int, int]] = []
     while len(pairs) < n:

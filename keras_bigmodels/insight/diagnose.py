@@ -102,7 +102,7 @@ def _curve(history, key) -> np.ndarray | None:
     return np.asarray(values, dtype="float64")
 
 
-def _divergence(train, val, history, initial_loss, grow) -> tuple | None:
+def _divergence(train, *, val, history, initial_loss, grow) -> tuple | None:
     """`(reason_en, reason_zh)` if the loss ended `grow` times or more above
     where it started (the first batch's loss, else the first epoch's)."""
     start = initial_loss if initial_loss and math.isfinite(initial_loss) else None
@@ -197,7 +197,9 @@ def diagnose_history(
     if val is not None and np.isfinite(val).any():
         turning = int(np.nanargmin(val)) + 1
     verdict, en, zh = "fine", "", ""
-    diverged = _divergence(train, val, history, initial_loss, grow)
+    diverged = _divergence(
+        train, val=val, history=history, initial_loss=initial_loss, grow=grow
+    )
     if diverged:
         verdict, (en, zh) = "diverging", diverged
     elif val is not None and turning is not None and turning < len(val):

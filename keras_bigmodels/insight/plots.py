@@ -73,11 +73,13 @@ def plot_confusion_matrix(
     class_names = [readable_name(c) for c in class_names]
     # Class names in any script (猫, 狗) are drawn, not shown as boxes.
     with text_fonts([*class_names, title]):
-        _draw_confusion_matrix(matrix, class_names, path, title, k)
+        _draw_confusion_matrix(
+            matrix, class_names=class_names, path=path, title=title, k=k
+        )
     return os.fspath(path)
 
 
-def _draw_confusion_matrix(matrix, class_names, path, title, k) -> None:
+def _draw_confusion_matrix(matrix, *, class_names, path, title, k) -> None:
     size = min(max(4.0, 0.5 * k + 2), 20.0)
     fig, ax = plt.subplots(figsize=(size, size))
     im = ax.imshow(matrix, cmap="Blues")

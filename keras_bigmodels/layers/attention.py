@@ -17,7 +17,7 @@ def causal_mask(seq_q, seq_k):
     return ops.greater_equal(rows, cols)
 
 
-def merge_masks(attention_mask, use_causal_mask, seq_q, seq_k):
+def merge_masks(attention_mask, *, use_causal_mask, seq_q, seq_k):
     """One boolean mask (True = attend) from a padding/attention mask and causality."""
     mask = None if attention_mask is None else ops.cast(attention_mask, "bool")
     if use_causal_mask:
@@ -91,7 +91,10 @@ class ScaledDotProductAttention(keras.layers.Layer):
             ops.matmul(query * scale, ops.swapaxes(key, -1, -2)), "float32"
         )
         mask = merge_masks(
-            attention_mask, use_causal_mask, ops.shape(query)[-2], ops.shape(key)[-2]
+            attention_mask,
+            use_causal_mask=use_causal_mask,
+            seq_q=ops.shape(query)[-2],
+            seq_k=ops.shape(key)[-2],
         )
         if mask is not None:
             logits = ops.where(mask, logits, ops.cast(-1e9, logits.dtype))

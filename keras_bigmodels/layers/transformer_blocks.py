@@ -77,7 +77,7 @@ class _BlockBase(keras.layers.Layer):
             self.dropout, dtype=self.dtype_policy
         )
 
-    def _residual(self, x, norm, fn, training):
+    def _residual(self, x, *, norm, fn, training):
         # Pre-norm: x + f(LN(x)); post-norm (the original paper): LN(x + f(x)).
         if self.norm_first:
             return x + self._dropout_layer(fn(norm(x)), training=training)
@@ -168,8 +168,10 @@ class TransformerEncoderBlock(_BlockBase):
         def attend(x):
             return self._attention(x, x, attention_mask=attn_mask, training=training)
 
-        x = self._residual(inputs, self._attention_norm, attend, training)
-        return self._residual(x, self._ffn_norm, self._ffn, training)
+        x = self._residual(
+            inputs, norm=self._attention_norm, fn=attend, training=training
+        )
+        return self._residual(x, norm=self._ffn_norm, fn=self._ffn, training=training)
 
 
 @export
@@ -258,7 +260,9 @@ class TransformerDecoderBlock(_BlockBase):
                 x, x, attention_mask=self_mask, use_causal_mask=True, training=training
             )
 
-        x = self._residual(inputs, self._self_attention_norm, self_attend, training)
+        x = self._residual(
+            inputs, norm=self._self_attention_norm, fn=self_attend, training=training
+        )
         if self.cross_attention:
             cross_mask = padding_to_attention_mask(encoder_padding_mask)
 
@@ -267,8 +271,10 @@ class TransformerDecoderBlock(_BlockBase):
                     y, encoder_outputs, attention_mask=cross_mask, training=training
                 )
 
-            x = self._residual(x, self._cross_attention_norm, cross_attend, training)
-        return self._residual(x, self._ffn_norm, self._ffn, training)
+            x = self._residual(
+                x, norm=self._cross_attention_norm, fn=cross_attend, training=training
+            )
+        return self._residual(x, norm=self._ffn_norm, fn=self._ffn, training=training)
 
     def get_config(self):
         config = super().get_config()

@@ -159,7 +159,7 @@ def _code_head(x, latent_dim, variational):
     return layers.Dense(latent_dim, name="code")(x)
 
 
-def _dense_parts(input_shape, latent_dim, hidden, linear, variational):
+def _dense_parts(input_shape, *, latent_dim, hidden, linear, variational):
     flat = int(np.prod(input_shape))
     act = None if linear else "relu"
     x_in = keras.Input(input_shape, name="image")
@@ -273,10 +273,10 @@ def build_autoencoder(
     else:
         encoder, decoder = _dense_parts(
             input_shape,
-            latent_dim,
-            () if linear else hidden,
-            linear,
-            kind == "variational",
+            latent_dim=latent_dim,
+            hidden=() if linear else hidden,
+            linear=linear,
+            variational=kind == "variational",
         )
     if kind == "variational":
         return VariationalAutoencoder(

@@ -8,6 +8,7 @@ from keras import layers
 
 def conv_block_layers(
     filters: int,
+    *,
     kernel_size: int,
     padding: str = "valid",
     batch_norm: bool = False,

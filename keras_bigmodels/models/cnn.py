@@ -99,8 +99,12 @@ def build_cnn(
     h, w = input_shape[:2]
     if (
         min(
-            V.conv_feature_size(h, len(filters), kernel_size, padding),
-            V.conv_feature_size(w, len(filters), kernel_size, padding),
+            V.conv_feature_size(
+                h, n_blocks=len(filters), kernel_size=kernel_size, padding=padding
+            ),
+            V.conv_feature_size(
+                w, n_blocks=len(filters), kernel_size=kernel_size, padding=padding
+            ),
         )
         < 1
     ):
@@ -119,7 +123,12 @@ def build_cnn(
         stack += list(augmentation)
     for i, f in enumerate(filters, 1):
         stack += conv_block_layers(
-            f, kernel_size, padding, batch_norm, l2, name=f"block{i}"
+            f,
+            kernel_size=kernel_size,
+            padding=padding,
+            batch_norm=batch_norm,
+            l2=l2,
+            name=f"block{i}",
         )
     stack.append(layers.Flatten(name="flatten"))
     for i, units in enumerate(dense_units, 1):

@@ -234,7 +234,10 @@ class GAN(keras.Model):
         loss = self.discriminator_loss
         if loss == "minimax":
             return gan_losses.minimax_discriminator_loss(
-                real_out, fake_out, self.from_logits, self.label_smoothing
+                real_out,
+                fake_out,
+                from_logits=self.from_logits,
+                label_smoothing=self.label_smoothing,
             )
         if isinstance(loss, keras.losses.Loss):
             return loss(ops.ones_like(real_out), real_out) + loss(
@@ -407,7 +410,7 @@ class GAN(keras.Model):
         return from_config_with_submodels(cls, config, ("generator", "discriminator"))
 
 
-def _generator(image_shape, latent_dim, num_classes, filters):
+def _generator(image_shape, *, latent_dim, num_classes, filters):
     h, w, c = image_shape
     z_in = keras.Input((latent_dim,), name="z")
     inputs, x = [z_in], z_in
@@ -436,7 +439,7 @@ def _generator(image_shape, latent_dim, num_classes, filters):
     return keras.Model(inputs if num_classes else z_in, x, name="generator")
 
 
-def _discriminator(image_shape, num_classes, filters, dropout, minibatch_std):
+def _discriminator(image_shape, *, num_classes, filters, dropout, minibatch_std):
     h, w, c = image_shape
     x_in = keras.Input(image_shape, name="image")
     inputs, x = [x_in], x_in
@@ -530,8 +533,16 @@ def build_gan(
     V.check_fraction("dropout", dropout, allow_none=False)
     input_shape = tuple(input_shape)
     return GAN(
-        _generator(input_shape, latent_dim, num_classes, filters),
-        _discriminator(input_shape, num_classes, filters, dropout, minibatch_std),
+        _generator(
+            input_shape, latent_dim=latent_dim, num_classes=num_classes, filters=filters
+        ),
+        _discriminator(
+            input_shape,
+            num_classes=num_classes,
+            filters=filters,
+            dropout=dropout,
+            minibatch_std=minibatch_std,
+        ),
         latent_dim=latent_dim,
         num_classes=num_classes,
         d_steps=d_steps,

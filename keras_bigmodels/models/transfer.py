@@ -209,7 +209,14 @@ def cnn_backbone(input_shape, *, filters=(32, 64, 128), name="cnn_backbone"):
     """The article's convolutional body (§4.2): Conv2D(3x3, relu) + MaxPool blocks."""
     stack = [keras.Input(shape=tuple(input_shape), name="image")]
     for i, f in enumerate(filters, 1):
-        stack += conv_block_layers(f, 3, "valid", False, 0.0, name=f"block{i}")
+        stack += conv_block_layers(
+            f,
+            kernel_size=3,
+            padding="valid",
+            batch_norm=False,
+            l2=0.0,
+            name=f"block{i}",
+        )
     return keras.Sequential(stack, name=name)
 
 
@@ -265,7 +272,7 @@ def backbone_of(model: keras.Model, layer: str | None = None) -> keras.Model:
     )
 
 
-def _application(backbone, input_shape, weights, timeout):
+def _application(backbone, *, input_shape, weights, timeout):
     app = APPLICATIONS[backbone]
     input_shape = _check_input_shape(backbone, input_shape, weights)
     path = resolve_weights(backbone, weights, input_shape[0], timeout=timeout)
@@ -277,7 +284,7 @@ def _application(backbone, input_shape, weights, timeout):
     return input_shape, app.preprocessing, net
 
 
-def _resolve_backbone(backbone, input_shape, weights, timeout, backbone_layer=None):
+def _resolve_backbone(backbone, *, input_shape, weights, timeout, backbone_layer=None):
     """-> (input_shape, preprocessing mode or rescale, backbone model, pretrained)."""
     if isinstance(backbone, keras.Model):
         return tuple(backbone.input_shape[1:]), None, backbone, True
@@ -289,7 +296,9 @@ def _resolve_backbone(backbone, input_shape, weights, timeout, backbone_layer=No
         )
     backbone = os.fspath(backbone)
     if backbone in APPLICATIONS:
-        shape, mode, net = _application(backbone, input_shape, weights, timeout)
+        shape, mode, net = _application(
+            backbone, input_shape=input_shape, weights=weights, timeout=timeout
+        )
         return shape, mode, net, weights is not None
     if backbone == "cnn":
         shape = tuple(input_shape or (224, 224, 3))
@@ -386,7 +395,11 @@ def build_image_classifier(
             f"backbone_layer={backbone_layer!r} with backbone={_describe(backbone)}"
         )
     shape, prep, body, pretrained = _resolve_backbone(
-        backbone, input_shape, weights, timeout, backbone_layer
+        backbone,
+        input_shape=input_shape,
+        weights=weights,
+        timeout=timeout,
+        backbone_layer=backbone_layer,
     )
     body.name = BACKBONE_NAME  # one name, so unfreeze and Grad-CAM find it
     if freeze_backbone is None:

@@ -15,7 +15,9 @@ from keras_bigmodels.layers import (
 POSITIONS = ("sinusoidal", "learned")
 
 
-def embed_tokens(tokens, vocab_size, embed_dim, max_length, positions, dropout, name):
+def embed_tokens(
+    tokens, *, vocab_size, embed_dim, max_length, positions, dropout, name
+):
     """Token ids -> scaled embeddings + positions; also the (batch, seq) keep-mask."""
     V.check_choice("positions", positions, POSITIONS)
     padding_mask = ops.not_equal(tokens, 0)
@@ -79,10 +81,16 @@ def build_transformer(
         ("num_layers", num_layers),
     ):
         V.check_positive_int(arg, value)
-    V.check_divisible("embed_dim", embed_dim, "num_heads", num_heads)
+    V.check_divisible("embed_dim", value=embed_dim, by_name="num_heads", by=num_heads)
     tokens = keras.Input((None,), dtype="int32", name="tokens")
     x, padding_mask = embed_tokens(
-        tokens, vocab_size, embed_dim, max_length, positions, dropout, "encoder"
+        tokens,
+        vocab_size=vocab_size,
+        embed_dim=embed_dim,
+        max_length=max_length,
+        positions=positions,
+        dropout=dropout,
+        name="encoder",
     )
     for i in range(num_layers):
         x = TransformerEncoderBlock(

@@ -356,14 +356,14 @@ def fit(
                 raise diverged(bad)
             _after_epoch(
                 run,
-                model,
-                pos,
-                epoch_logs,
-                monitor,
-                mode,
-                patience,
-                reduce_lr,
-                lr_patience,
+                model=model,
+                pos=pos,
+                logs=epoch_logs,
+                monitor=monitor,
+                mode=mode,
+                patience=patience,
+                reduce_lr=reduce_lr,
+                lr_patience=lr_patience,
             )
             save_checkpoint()
             consistent = True
@@ -386,7 +386,7 @@ def fit(
 
 
 def _after_epoch(
-    run, model, pos, logs, monitor, mode, patience, reduce_lr, lr_patience
+    run, *, model, pos, logs, monitor, mode, patience, reduce_lr, lr_patience
 ) -> None:
     """Best model, early stopping and plateau LR decay; the history row."""
     value = logs.get(monitor) if monitor else None

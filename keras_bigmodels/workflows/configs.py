@@ -237,7 +237,9 @@ class TransformerClassifierConfig(SequenceClassifierConfig):
     def check(self):
         super().check()
         V.check_positive_int("num_heads", self.num_heads)
-        V.check_divisible("embed_dim", self.embed_dim, "num_heads", self.num_heads)
+        V.check_divisible(
+            "embed_dim", value=self.embed_dim, by_name="num_heads", by=self.num_heads
+        )
         return self
 
 

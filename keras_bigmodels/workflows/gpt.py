@@ -54,7 +54,7 @@ class GPTResult(runs.TrainResult):
     sample: str = ""
 
 
-def _check_enough_text(characters, train_tokens, val_tokens, cfg) -> None:
+def _check_enough_text(characters, *, train_tokens, val_tokens, cfg) -> None:
     """Say which part of the text is too short, by how much, and what to change."""
     seq, vf = cfg.sequence_length, cfg.validation_fraction
     need = seq + 1  # a window and the token after it
@@ -112,12 +112,18 @@ def train_gpt(cfg: GPTConfig | None = None, **overrides) -> GPTResult:
         tok = Tokenizer.adapt(text[:cut], level=cfg.level)
         train_ids, val_ids = tok.encode(text[:cut]), tok.encode(text[cut:])
         seq = cfg.sequence_length
-        _check_enough_text(len(text), len(train_ids), len(val_ids), cfg)
+        _check_enough_text(
+            len(text), train_tokens=len(train_ids), val_tokens=len(val_ids), cfg=cfg
+        )
         vx, vy = next_token_windows(val_ids, seq, seq)
         # Overlapping training windows are cut out batch by batch: holding
         # them all would take 16x the memory of the text's token ids.
         train = EpochBatches.windows(
-            train_ids, seq, max(1, seq // 8), cfg.batch_size, seed=cfg.seed
+            train_ids,
+            length=seq,
+            stride=max(1, seq // 8),
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
         ).for_replicas(strategy.num_replicas_in_sync)
         val = array_batches((vx, vy), cfg.batch_size)
         with strategy.scope():

@@ -126,7 +126,12 @@ def predict_images(
     out = []
     for first in range(0, len(files), batch_size):
         loaded = list(
-            _load_images(files[first : first + batch_size], size, color_mode, bad)
+            _load_images(
+                files[first : first + batch_size],
+                size=size,
+                color_mode=color_mode,
+                bad=bad,
+            )
         )
         if not loaded:
             continue
@@ -174,7 +179,9 @@ def explain_images(
     color_mode = manifest["data"]["color_mode"]
     os.makedirs(out_dir, exist_ok=True)
     written = []
-    for i, path, image in _load_images(files, size, color_mode, bad):
+    for i, path, image in _load_images(
+        files, size=size, color_mode=color_mode, bad=bad
+    ):
         probs = np.asarray(model.predict_on_batch(image[None]))[0]
         index = (
             int(np.argmax(probs))
@@ -199,7 +206,7 @@ def explain_images(
     return written, bad
 
 
-def _load_images(files, size, color_mode, bad: list):
+def _load_images(files, *, size, color_mode, bad: list):
     """`(index, path, image)` of each file that loads; the others go to `bad`."""
     for i, path in enumerate(files):
         try:

@@ -57,7 +57,7 @@ class OwnPretrainingResult(runs.TrainResult):
     pretrain_accuracy: float = float("nan")
 
 
-def few_shot_split(y, classes, shots: int, seed: int):
+def few_shot_split(y, *, classes, shots: int, seed: int):
     """Indices of `shots` images per class in `classes` (seeded), and the rest."""
     rng = np.random.default_rng(seed)
     train = np.concatenate(
@@ -132,7 +132,9 @@ def train_own_pretraining(
         source = rng.permutation(source)
         n_val = len(source) // 10
         src_val, src_train = source[:n_val], source[n_val:]
-        shots, test = few_shot_split(y, range(5, 10), cfg.shots, cfg.seed)
+        shots, test = few_shot_split(
+            y, classes=range(5, 10), shots=cfg.shots, seed=cfg.seed
+        )
         target = y - 5  # classes 5-9 as 0-4 for the new head
         run.start(
             task="image_classification",

@@ -61,14 +61,14 @@ def test_windows_cut_per_batch_equal_the_materialized_windows():
 
     ids = np.arange(3, 103, dtype="int32")  # 100 distinct token ids
     x, y = next_token_windows(ids, 16, 2)
-    batches = EpochBatches.windows(ids, 16, 2, batch_size=7, seed=3)
+    batches = EpochBatches.windows(ids, length=16, stride=2, batch_size=7, seed=3)
     assert batches.n == len(x) == window_count(len(ids), 16, 2)
     order = batches.order(epoch=1)
     pairs = [(np.asarray(a), np.asarray(b)) for a, b in batches.dataset(1)]
     np.testing.assert_array_equal(np.concatenate([a for a, _ in pairs]), x[order])
     np.testing.assert_array_equal(np.concatenate([b for _, b in pairs]), y[order])
     with pytest.raises(ValueError, match="too few"):
-        EpochBatches.windows(ids[:10], 16, 2, batch_size=4)
+        EpochBatches.windows(ids[:10], length=16, stride=2, batch_size=4)
 
 
 def test_encode_batch_and_lengths_follow_the_tokens_not_the_longest_text():
