@@ -150,17 +150,22 @@ def stream_cross_entropy(
     idx = starts[:, None] + np.arange(length)[None, :]
     x, y = ids[idx], ids[idx + 1]
     mask = np.arange(length)[None, :] >= first[:, None]
-    return _summed_nll(model, x, y, mask, batch_size) / int(mask.sum())
+    return _summed_nll(model, x=x, y=y, mask=mask, batch_size=batch_size) / int(
+        mask.sum()
+    )
 
 
-def _summed_nll(model, x, y, mask, batch_size: int) -> float:
+def _summed_nll(model, *, x, y, mask, batch_size: int) -> float:
     """Summed next-token cross-entropy (nats) of the targets `y` where `mask`."""
     import keras
 
+    from keras_bigmodels.models.inference import forward
+
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+    step = forward(model)
     total = 0.0
     for lo in range(0, len(x), batch_size):
-        logits = model(x[lo : lo + batch_size], training=False)
+        logits = step(x[lo : lo + batch_size])
         per_token = keras.ops.convert_to_numpy(loss(y[lo : lo + batch_size], logits))
         total += float(per_token[mask[lo : lo + batch_size]].sum())
     return total
@@ -169,4 +174,4 @@ def _summed_nll(model, x, y, mask, batch_size: int) -> float:
 def model_cross_entropy(model, x: np.ndarray, y: np.ndarray, batch_size: int = 64):
     """Mean next-token cross-entropy (nats) of a logits model on windows (x, y)."""
     mask = np.ones(np.shape(y), bool)
-    return _summed_nll(model, x, y, mask, batch_size) / mask.size
+    return _summed_nll(model, x=x, y=y, mask=mask, batch_size=batch_size) / mask.size

@@ -8,6 +8,7 @@ from keras import layers
 
 from keras_bigmodels import _validation as V
 from keras_bigmodels.layers import TransformerDecoderBlock
+from keras_bigmodels.models.inference import forward
 from keras_bigmodels.models.transformer import embed_tokens
 
 
@@ -62,11 +63,17 @@ def build_gpt(
     ):
         V.check_positive_int(arg, value)
     V.check_fraction("dropout", dropout, allow_none=False)
-    V.check_divisible("embed_dim", embed_dim, "num_heads", num_heads)
+    V.check_divisible("embed_dim", value=embed_dim, by_name="num_heads", by=num_heads)
     tokens = keras.Input((None,), dtype="int32", name="tokens")
     # In a language model id 0 is a real token, not padding: no padding mask.
     x, _ = embed_tokens(
-        tokens, vocab_size, embed_dim, max_length, positions, dropout, "gpt"
+        tokens,
+        vocab_size=vocab_size,
+        embed_dim=embed_dim,
+        max_length=max_length,
+        positions=positions,
+        dropout=dropout,
+        name="gpt",
     )
     for i in range(num_layers):
         x = TransformerDecoderBlock(
@@ -146,11 +153,12 @@ def generate(
     # A fixed (1, context) buffer: one compiled graph for every step. Causal
     # attention means the zeros after the last real token change nothing.
     buf = np.zeros((1, context), "int32")
+    step = forward(model)
     for _ in range(max_new_tokens):
         window = ids[-context:]
         buf[0, : len(window)] = window
         buf[0, len(window) :] = 0
-        logits = np.asarray(model(buf, training=False)[0, len(window) - 1], "float64")
+        logits = np.asarray(step(buf)[0, len(window) - 1], "float64")
         if tokenizer is not None:
             logits[:2] = -np.inf  # never emit padding (0) or [UNK] (1) as text
         if temperature == 0:

@@ -12,6 +12,7 @@ from keras_bigmodels.layers import (
     TransformerDecoderBlock,
     TransformerEncoderBlock,
 )
+from keras_bigmodels.models.inference import forward
 from keras_bigmodels.models.rnn import CELLS
 from keras_bigmodels.models.transformer import embed_tokens
 
@@ -20,6 +21,7 @@ KINDS = ("transformer", "lstm", "gru")
 
 def _transformer_seq2seq(
     src,
+    *,
     tgt,
     src_vocab_size,
     tgt_vocab_size,
@@ -31,7 +33,13 @@ def _transformer_seq2seq(
     dropout,
 ):
     enc, src_mask = embed_tokens(
-        src, src_vocab_size, embed_dim, max_length, "sinusoidal", dropout, "encoder"
+        src,
+        vocab_size=src_vocab_size,
+        embed_dim=embed_dim,
+        max_length=max_length,
+        positions="sinusoidal",
+        dropout=dropout,
+        name="encoder",
     )
     for i in range(num_layers):
         enc = TransformerEncoderBlock(
@@ -43,7 +51,13 @@ def _transformer_seq2seq(
         )(enc, padding_mask=src_mask)
     enc = layers.LayerNormalization(epsilon=1e-5, name="encoder_norm")(enc)
     dec, tgt_mask = embed_tokens(
-        tgt, tgt_vocab_size, embed_dim, max_length, "sinusoidal", dropout, "decoder"
+        tgt,
+        vocab_size=tgt_vocab_size,
+        embed_dim=embed_dim,
+        max_length=max_length,
+        positions="sinusoidal",
+        dropout=dropout,
+        name="decoder",
     )
     for i in range(num_layers):
         dec = TransformerDecoderBlock(
@@ -58,7 +72,7 @@ def _transformer_seq2seq(
 
 
 def _rnn_seq2seq(
-    src, tgt, kind, src_vocab_size, tgt_vocab_size, embed_dim, units, dropout
+    src, *, tgt, kind, src_vocab_size, tgt_vocab_size, embed_dim, units, dropout
 ):
     cell = CELLS[kind]
     src_mask = ops.not_equal(src, 0)
@@ -151,22 +165,31 @@ def build_seq2seq(
     src = keras.Input((None,), dtype="int32", name="source")
     tgt = keras.Input((None,), dtype="int32", name="decoder_input")
     if kind == "transformer":
-        V.check_divisible("embed_dim", embed_dim, "num_heads", num_heads)
+        V.check_divisible(
+            "embed_dim", value=embed_dim, by_name="num_heads", by=num_heads
+        )
         x = _transformer_seq2seq(
             src,
-            tgt,
-            src_vocab_size,
-            tgt_vocab_size,
-            max_length,
-            embed_dim,
-            num_heads,
-            intermediate_dim,
-            num_layers,
-            dropout,
+            tgt=tgt,
+            src_vocab_size=src_vocab_size,
+            tgt_vocab_size=tgt_vocab_size,
+            max_length=max_length,
+            embed_dim=embed_dim,
+            num_heads=num_heads,
+            intermediate_dim=intermediate_dim,
+            num_layers=num_layers,
+            dropout=dropout,
         )
     else:
         x = _rnn_seq2seq(
-            src, tgt, kind, src_vocab_size, tgt_vocab_size, embed_dim, units, dropout
+            src,
+            tgt=tgt,
+            kind=kind,
+            src_vocab_size=src_vocab_size,
+            tgt_vocab_size=tgt_vocab_size,
+            embed_dim=embed_dim,
+            units=units,
+            dropout=dropout,
         )
     logits = layers.Dense(tgt_vocab_size, dtype="float32", name="logits")(x)
     return keras.Model([src, tgt], logits, name=name or f"{kind}_seq2seq")
@@ -200,13 +223,14 @@ def decode(
     V.check_positive_int("max_length", max_length)
     source_ids = np.asarray(source_ids, "int32")
     out = np.zeros((len(source_ids), max_length), "int32")
+    call = forward(model)
     for lo in range(0, len(source_ids), batch_size):
         src = source_ids[lo : lo + batch_size]
         buf = np.zeros((len(src), max_length + 1), "int32")
         buf[:, 0] = start_id
         done = np.zeros(len(src), bool)
         for t in range(max_length):
-            logits = model([src, buf[:, :-1]], training=False)
+            logits = call([src, buf[:, :-1]])
             step = np.argmax(np.asarray(logits[:, t]), axis=-1).astype("int32")
             step[done] = 0
             buf[:, t + 1] = step

@@ -17,6 +17,7 @@ from keras_bigmodels.data.placement import prefetch_to_accelerator
 from keras_bigmodels.data.splits import stratified_split
 from keras_bigmodels.datasets.digits import CLASS_NAMES as DIGIT_CLASSES
 from keras_bigmodels.datasets.digits import load_digits
+from keras_bigmodels.models.inference import forward
 from keras_bigmodels.training import loop
 from keras_bigmodels.training.precision import optimizer
 
@@ -131,7 +132,7 @@ def predict_labels(model, ds, worst=None) -> tuple[np.ndarray, np.ndarray]:
     examples of highest loss (-log p(true class)), highest first."""
     y_true, y_pred = [], []
     for x, y in ds:
-        probs = np.asarray(model(x, training=False))
+        probs = np.asarray(forward(model)(x))
         y_true.append(np.asarray(y))
         y_pred.append(np.argmax(probs, axis=-1))
         if worst is not None:

@@ -50,8 +50,7 @@ def seq2seq_step_bytes(cfg: Seq2SeqConfig, length: int) -> int:
     cross-attention, each kept for the backward pass with its softmax and
     gradient (x3), plus about 20 activations (batch, length, embed_dim).
     LSTM/GRU: about 20 activations (batch, length, units) per side. Checked
-    against the peak memory of one step on a CPU: within 15% for a
-    transformer at 400 and 800 tokens and a GRU at 400.
+    against the peak memory of one step on a CPU (bench/README.md).
     """
     batch, n = cfg.batch_size, int(length)
     if cfg.kind == "transformer":
@@ -75,7 +74,7 @@ def _used_length(ids: np.ndarray) -> np.ndarray:
     return np.where(ids != 0, positions[None, :], 0).max(axis=1)
 
 
-def exact_match(model, tok, sources, targets, src_len, tgt_len):
+def exact_match(model, *, tok, sources, targets, src_len, tgt_len):
     """Fraction of sources whose greedy decoding equals the target exactly."""
     start, end = tok.encode(START)[0], tok.encode(END)[0]
     out = decode(
@@ -122,9 +121,9 @@ def train_seq2seq(cfg: Seq2SeqConfig | None = None, **overrides) -> Seq2SeqResul
             unused = max_addition_pairs(cfg.digits) - cfg.num_train - cfg.num_test
             (src, tgt), (test_src, test_tgt), *uniform = load_addition(
                 cfg.digits,
-                cfg.num_train,
-                cfg.num_test,
-                cfg.seed,
+                num_train=cfg.num_train,
+                num_test=cfg.num_test,
+                seed=cfg.seed,
                 uniform_fraction=cfg.uniform_fraction,
                 num_uniform_test=max(0, min(cfg.num_uniform_test, unused)),
             )
@@ -219,7 +218,14 @@ def train_seq2seq(cfg: Seq2SeqConfig | None = None, **overrides) -> Seq2SeqResul
             monitor="val_exact_match",
             mode="max",
         )
-        em, preds = exact_match(model, tok, test_src, test_tgt, src_len, tgt_len)
+        em, preds = exact_match(
+            model,
+            tok=tok,
+            sources=test_src,
+            targets=test_tgt,
+            src_len=src_len,
+            tgt_len=tgt_len,
+        )
         examples = [
             {"source": s, "target": t, "prediction": p}
             for s, t, p in zip(test_src[:5], test_tgt[:5], preds[:5], strict=True)
@@ -228,7 +234,12 @@ def train_seq2seq(cfg: Seq2SeqConfig | None = None, **overrides) -> Seq2SeqResul
         em_uniform = None
         if uniform_src:
             em_uniform, _ = exact_match(
-                model, tok, uniform_src, uniform_tgt, src_len, tgt_len
+                model,
+                tok=tok,
+                sources=uniform_src,
+                targets=uniform_tgt,
+                src_len=src_len,
+                tgt_len=tgt_len,
             )
             test.update(exact_match_uniform=em_uniform, uniform_pairs=len(uniform_src))
         return run.finish(
