@@ -32,6 +32,7 @@ def test_public_api_only(path):
             "keras_bigmodels.data",
             "keras_bigmodels.datasets",
             "keras_bigmodels.layers",
+            "keras_bigmodels.workflows",
         ), module
 
 

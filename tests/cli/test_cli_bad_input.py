@@ -319,6 +319,7 @@ def _pairs(path, n=120, long_line=None):
 SMALL_SEQ2SEQ = ["--epochs", 1, "--embed-dim", 16, "--num-layers", 1, "--num-heads", 2]
 
 
+@pytest.mark.large
 def test_one_long_seq2seq_line_is_skipped_by_line_number(tmp_path):
     pairs = _pairs(tmp_path / "pairs.tsv", long_line=17)
     proc = cli(
@@ -348,6 +349,7 @@ def test_a_long_line_can_be_refused_before_training(tmp_path):
     assert glob.glob(str(out / "*")) == []  # no half-made run folder is left
 
 
+@pytest.mark.large
 def test_long_classifier_texts_are_cut_and_reported_or_refused(tmp_path):
     for c, word in (("pos", "good"), ("neg", "bad")):
         (tmp_path / "txt" / c).mkdir(parents=True)
@@ -377,6 +379,7 @@ def test_too_little_text_says_how_much_is_needed_and_which_flag(tmp_path):
     assert "`" not in line
 
 
+@pytest.mark.large
 def test_gbk_text_is_read_as_gb18030_and_said_once(tmp_path):
     text = "床前明月光，疑是地上霜。举头望明月，低头思故乡。" * 40
     (tmp_path / "poem.txt").write_bytes(text.encode("gbk"))

@@ -3,9 +3,12 @@
 import json
 import os
 
+import pytest
+
 from tests.helpers import assert_one_line_error, cli, run_dir_of
 
 
+@pytest.mark.large
 def test_train_gan_then_sample(tmp_path):
     proc = cli(
         "train",

@@ -15,6 +15,7 @@ def run_folder(proc) -> str:
     return proc.stdout.strip().splitlines()[-1].removeprefix("Run saved to ").strip()
 
 
+@pytest.mark.large
 def test_fine_tuning_reports_the_recompiled_models_metrics(tmp_path):
     proc = cli(
         *("train", "classifier", "--backbone", "cnn", "--data", "digits"),
@@ -322,6 +323,7 @@ def test_a_finite_blow_up_is_named_divergence_in_the_last_line(tmp_path):
     assert metrics["diagnosis"]["verdict"] == "diverging"
 
 
+@pytest.mark.large
 def test_the_seq2seq_skip_warning_names_the_memory_a_long_pair_needs(tmp_path):
     from keras_bigmodels.workflows.configs import Seq2SeqConfig
     from keras_bigmodels.workflows.seq2seq import seq2seq_step_bytes

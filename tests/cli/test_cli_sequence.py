@@ -5,9 +5,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import assert_one_line_error, cli, run_dir_of
 
 
+@pytest.mark.large
 def test_train_transformer_and_rnn_on_the_order_task_and_explain(tmp_path):
     runs = {}
     for arch, width in (("transformer", ["--num-heads", 2]), ("rnn", ["--units", 8])):
@@ -45,6 +48,7 @@ def test_train_transformer_and_rnn_on_the_order_task_and_explain(tmp_path):
     assert "'train rnn'" in line and "train transformer" in line
 
 
+@pytest.mark.large
 def test_train_seq2seq_lstm_prints_exact_match(tmp_path):
     proc = cli(
         "train",
@@ -70,6 +74,7 @@ def test_train_seq2seq_lstm_prints_exact_match(tmp_path):
     assert manifest["architecture"] == "seq2seq-lstm"
 
 
+@pytest.mark.large
 def test_train_gpt_then_generate(tmp_path):
     text = tmp_path / "story.txt"
     text.write_text(

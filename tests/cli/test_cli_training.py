@@ -128,6 +128,7 @@ def test_a_diverging_run_fails_loudly_and_keeps_only_finite_checkpoints(tmp_path
         assert "last good checkpoint" in line
 
 
+@pytest.mark.large
 def test_speed_switches_reach_the_run(tmp_path):
     proc = cli(
         "train",

@@ -4,9 +4,12 @@ import csv
 import json
 import os
 
+import pytest
+
 from tests.helpers import assert_one_line_error, cli
 
 
+@pytest.mark.large
 def test_a_runs_body_with_a_new_head_then_fine_tuning_in_one_folder(
     digits_run,  # noqa: F811
     tmp_path,
@@ -45,6 +48,7 @@ def test_imagenet_weights_offline_is_one_line(tmp_path):
     assert not runs.exists() or not os.listdir(runs)  # nothing half-made is left
 
 
+@pytest.mark.large
 def test_train_mlp_prints_each_strategy_side_by_side(tmp_path):
     proc = cli("train", "mlp", "--epochs", 3, "--out", tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -87,6 +91,7 @@ def test_explain_writes_grad_cam_overlays(digits_run, tmp_path):  # noqa: F811
     assert line.endswith("Received: --class x") and "class_name" not in line
 
 
+@pytest.mark.large
 def test_train_transfer_prints_both_accuracies(tmp_path):
     proc = cli(
         *("transfer", "--shots", 5, "--pretrain-epochs", 1, "--epochs", 1),

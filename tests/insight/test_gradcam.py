@@ -46,6 +46,7 @@ def object_model():
     return model
 
 
+@pytest.mark.large
 def test_the_heatmap_peak_lies_on_the_object(object_model, tmp_path):
     x, y, where = _objects(50, 1)
     acc = (object_model.predict(x, verbose=0).argmax(-1) == y).mean()

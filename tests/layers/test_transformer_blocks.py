@@ -33,6 +33,7 @@ def test_decoder_is_causal_and_uses_the_encoder():
         block(x)
 
 
+@pytest.mark.large
 def test_round_trips(tmp_path):
     x = RNG.standard_normal((2, 5, 8)).astype("float32")
     inp = keras.Input((None, 8))

@@ -13,6 +13,7 @@ RNG = np.random.default_rng(0)
 X = RNG.random((16, 8, 8, 1)).astype("float32")
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("kind", ["dense", "conv", "denoising"])
 def test_encoder_decoder_shapes_and_round_trip(kind, tmp_path):
     ae = build_autoencoder(

@@ -51,6 +51,7 @@ def test_each_phase_moves_only_its_own_network(num_classes):
     assert not any(changed(d1, gan.discriminator))
 
 
+@pytest.mark.large
 def test_d_steps_discriminator_updates_per_generator_update():
     gan = tiny_gan(d_steps=3)
     gan.fit(REAL, batch_size=8, epochs=1, verbose=0)  # 2 batches
@@ -58,6 +59,7 @@ def test_d_steps_discriminator_updates_per_generator_update():
     assert int(gan.g_optimizer.iterations) == 2
 
 
+@pytest.mark.large
 def test_fit_reports_the_game_metrics_and_their_values():
     gan = tiny_gan()
     hist = gan.fit(REAL, batch_size=16, epochs=1, verbose=0).history
@@ -97,6 +99,7 @@ def test_conditional_generate_labels_and_checks():
         gan.fit(REAL, batch_size=8, epochs=1, verbose=0)
 
 
+@pytest.mark.large
 def test_gan_round_trip_keeps_networks_and_optimizers(tmp_path):
     gan = tiny_gan(num_classes=3)
     gan.fit(REAL, LABELS, batch_size=8, epochs=1, verbose=0)
@@ -119,6 +122,7 @@ def test_gan_round_trip_keeps_networks_and_optimizers(tmp_path):
     assert int(loaded.g_optimizer.iterations) == 4
 
 
+@pytest.mark.large
 def test_custom_losses_function_and_keras_loss_forms():
     gan = tiny_gan()
     gan.compile(
@@ -193,6 +197,7 @@ def test_rgb_builder_shapes():
     assert gan.discriminator.output_shape == (None, 1)
 
 
+@pytest.mark.large
 def test_trains_under_mixed_precision():
     keras.config.set_dtype_policy("mixed_float16")
     try:

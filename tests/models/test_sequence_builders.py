@@ -18,6 +18,7 @@ def ids(batch, seq, vocab, pad_from=None):
 @pytest.mark.parametrize(
     "cell, bidirectional", [("simple", False), ("lstm", True), ("gru", False)]
 )
+@pytest.mark.large
 def test_rnn_tokens_round_trip_and_padding_is_masked(cell, bidirectional, tmp_path):
     model = kb.build_rnn(
         cell,
@@ -75,6 +76,7 @@ def test_transformer_classifier(tmp_path):
         kb.build_transformer(20, 12, positions="rotary")
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("kind", ["transformer", "lstm", "gru"])
 def test_seq2seq_round_trip_and_decode(kind, tmp_path):
     model = kb.build_seq2seq(
@@ -98,6 +100,7 @@ def test_seq2seq_round_trip_and_decode(kind, tmp_path):
     np.testing.assert_array_equal(out[:, 0], first)
 
 
+@pytest.mark.large
 def test_gpt_is_causal_and_generate_is_seeded(tmp_path):
     model = kb.build_gpt(
         vocab_size=30,

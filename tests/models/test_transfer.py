@@ -18,6 +18,7 @@ def _images(n=12, shape=SHAPE, seed=0):
     return rng.integers(0, 256, (n, *shape)).astype("uint8"), np.arange(n) % 3
 
 
+@pytest.mark.large
 def test_a_frozen_pretrained_body_and_a_new_head_round_trip(tmp_path):
     model = build_image_classifier("mobilenet_v2", 3, input_shape=SHAPE)
     assert model.get_layer("backbone").trainable  # no weights: trained too
@@ -125,6 +126,7 @@ def test_input_rules_are_checked_up_front(kwargs, match):
         build_image_classifier("mobilenet_v2", 3, **kwargs)
 
 
+@pytest.mark.large
 def test_unfreeze_keeps_batchnorm_statistics_while_fine_tuning():
     model = build_image_classifier(
         "mobilenet_v2", 3, input_shape=SHAPE, freeze_backbone=True

@@ -13,6 +13,7 @@ from keras_bigmodels.workflows.autoencoder import pca_reconstruction_mse
 from tests.helpers import make_class_folder, pattern_image, write_image
 
 
+@pytest.mark.large
 def test_autoencoder_beats_pca_and_linear_matches_it(tmp_path):
     # The CLI's quality claim at reduced size: a nonlinear autoencoder with
     # an 8-number code reconstructs held-out digits better than 8-component
@@ -46,6 +47,7 @@ def test_pca_baseline_is_exact_for_a_low_rank_set():
     assert pca_reconstruction_mse(x[:150], x[150:], 2) > 1e-3
 
 
+@pytest.mark.large
 def test_gan_workflow_writes_samples_and_judges_them(tmp_path):
     r = workflows.train_gan(
         epochs=2,

@@ -9,6 +9,7 @@ import pytest
 from keras_bigmodels import workflows
 
 
+@pytest.mark.large
 def test_transformer_beats_bag_of_tokens_on_the_order_task(tmp_path):
     r = workflows.train_sequence_classifier(
         architecture="transformer",
@@ -38,6 +39,7 @@ def _text_classes(data, words: dict, count: int, variants: int, sep=" "):
     return str(data)
 
 
+@pytest.mark.large
 def test_rnn_on_a_folder_of_text_files(tmp_path):
     data = _text_classes(
         tmp_path / "texts", {"pos": "good great fine", "neg": "bad awful poor"}, 30, 7
@@ -58,6 +60,7 @@ def test_rnn_on_a_folder_of_text_files(tmp_path):
     assert os.path.isfile(os.path.join(r.run_dir, "tokenizer.json"))
 
 
+@pytest.mark.large
 def test_seq2seq_learns_two_digit_addition(tmp_path):
     # Reduced size: 2 digits, 4,500 pairs, 25 short epochs (about 3,400 steps).
     r = workflows.train_seq2seq(
@@ -103,6 +106,7 @@ def test_seq2seq_from_a_tsv_file(tmp_path):
         workflows.train_seq2seq(data=str(tmp_path / "bad.tsv"), out=str(tmp_path))
 
 
+@pytest.mark.large
 def test_gpt_run_reports_ngram_baselines_and_generates(tmp_path):
     text = "".join(
         f"line {i % 10} says {'abcdefghij'[i % 10] * 3}.\n" for i in range(400)
@@ -154,6 +158,7 @@ def test_teacher_forced_exact_match_equals_greedy_decoding():
     assert expected >= 0.5
 
 
+@pytest.mark.large
 def test_explain_texts_draws_each_blocks_attention_over_the_texts_tokens(tmp_path):
     from unittest import mock
 
