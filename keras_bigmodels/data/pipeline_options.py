@@ -3,17 +3,15 @@
 With autotuning on (`tf.data`'s default), every iterator starts a thread that
 models the pipeline and re-tunes it, with ever longer pauses between runs.
 On the decode-bound pipelines here that thread costs CPU every epoch, and
-deleting an iterator can wait for it: measured on a 2-core machine, deleting
-an exhausted iterator of 1,500 small JPEGs took 1 to 500 ms (median 132 ms)
-with it and about 1 ms without. Keras starts a new iterator every epoch, so
-the wait comes once an epoch. Here the model is off and each decoding map
-runs two calls per CPU core the process may use: the calls share `tf.data`'s
-thread pool (one thread per core, so no core is oversubscribed), and a map
-holds at most as many finished elements as it has calls, so with one call per
-core a core stops whenever a finished image waits for the next stage. On 1,500
-small JPEGs an epoch took 300 ms (best of 15; median 353) with two calls per
-core against 323 (median 383) with one. `bench/input_pipeline.py` measures the
-result against `keras.utils.image_dataset_from_directory`.
+deleting an iterator can wait for it; Keras starts a new iterator every
+epoch, so the wait comes once an epoch. Here the model is off and each
+decoding map runs two calls per CPU core the process may use: the calls share
+`tf.data`'s thread pool (one thread per core, so no core is oversubscribed),
+and a map holds at most as many finished elements as it has calls, so with
+one call per core a core stops whenever a finished image waits for the next
+stage. `bench/input_pipeline.py` measures the result against
+`keras.utils.image_dataset_from_directory`; the figures behind both choices
+are in bench/README.md.
 
 A user who wants the tuning model back sets it on the returned dataset:
 
