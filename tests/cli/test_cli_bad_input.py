@@ -404,6 +404,7 @@ def test_gbk_text_is_read_as_gb18030_and_said_once(tmp_path):
     assert "--encoding" in line and "klingon" in line
 
 
+@pytest.mark.large
 def test_gbk_text_folders_for_the_classifiers(tmp_path):
     for c, word in (("好", "喜欢"), ("坏", "讨厌")):
         (tmp_path / "txt" / c).mkdir(parents=True)

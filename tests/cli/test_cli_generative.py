@@ -42,6 +42,7 @@ def test_train_gan_then_sample(tmp_path):
     assert os.path.isfile(os.path.join(run_dir, "sample-9-seed1.npy"))
 
 
+@pytest.mark.large
 def test_train_autoencoder_prints_pca_side_by_side(tmp_path):
     proc = cli(
         "train",

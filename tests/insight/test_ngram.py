@@ -45,6 +45,7 @@ def _brute_force_stream(model, ids, seq):
     return nll / (len(ids) - 1)
 
 
+@pytest.mark.large
 def test_stream_cross_entropy_gives_each_token_its_full_context():
     import keras_bigmodels as kb
     from keras_bigmodels.insight.ngram import model_cross_entropy, stream_cross_entropy

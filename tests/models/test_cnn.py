@@ -74,6 +74,7 @@ def test_outputs_are_probabilities_and_rescale_takes_uint8():
     )
 
 
+@pytest.mark.large
 def test_round_trip_and_fit_step_with_all_options(tmp_path):
     model = build_cnn(
         (28, 28, 3),

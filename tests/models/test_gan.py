@@ -142,6 +142,7 @@ def test_custom_losses_function_and_keras_loss_forms():
     )
 
 
+@pytest.mark.large
 def test_trains_inside_a_strategy_scope():
     import tensorflow as tf
 

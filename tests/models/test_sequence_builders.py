@@ -37,6 +37,7 @@ def test_rnn_tokens_round_trip_and_padding_is_masked(cell, bidirectional, tmp_pa
     run_layer_checks(model, x, tmp_path)
 
 
+@pytest.mark.large
 def test_rnn_time_series_regression(tmp_path):
     model = kb.build_rnn("gru", input_dim=3, num_classes=2, task="regression", units=8)
     x = RNG.standard_normal((4, 7, 3)).astype("float32")
@@ -54,6 +55,7 @@ def test_rnn_argument_errors():
         kb.build_rnn(vocab_size=10, units=(0,))
 
 
+@pytest.mark.large
 def test_transformer_classifier(tmp_path):
     model = kb.build_transformer(
         vocab_size=20,

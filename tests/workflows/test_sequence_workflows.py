@@ -62,17 +62,18 @@ def test_rnn_on_a_folder_of_text_files(tmp_path):
 
 @pytest.mark.large
 def test_seq2seq_learns_two_digit_addition(tmp_path):
-    # Reduced size: 2 digits, 4,500 pairs, 25 short epochs (about 3,400 steps).
+    # Reduced size: 2 digits, 4,500 pairs, a GRU with attention for 14 short
+    # epochs (about 2,000 steps); one run reached about 90% exact match.
     r = workflows.train_seq2seq(
-        kind="transformer",
+        kind="gru",
         digits=2,
         num_train=4500,
         num_test=300,
-        epochs=25,
+        epochs=14,
         batch_size=32,
-        embed_dim=64,
-        num_layers=1,
-        learning_rate=1e-3,
+        embed_dim=32,
+        units=64,
+        learning_rate=5e-3,
         patience=20,
         out=str(tmp_path),
         verbose=0,
@@ -85,6 +86,7 @@ def test_seq2seq_learns_two_digit_addition(tmp_path):
     assert set(ex) == {"source", "target", "prediction"}
 
 
+@pytest.mark.large
 def test_seq2seq_from_a_tsv_file(tmp_path):
     pairs = "\n".join(
         f"{w}\t{w[::-1]}"
