@@ -8,6 +8,7 @@ import importlib
 
 from keras_bigmodels.insight.advisor import Recommendation, recommend_architecture
 from keras_bigmodels.insight.diagnose import Diagnosis, diagnose_history
+from keras_bigmodels.insight.fonts import MissingFontWarning, text_fonts, use_fonts_for
 from keras_bigmodels.insight.plots import (
     confusion_matrix,
     plot_confusion_matrix,
@@ -23,6 +24,7 @@ _LAZY = {
 
 __all__ = [
     "Diagnosis",
+    "MissingFontWarning",
     "Recommendation",
     "attention_weights",
     "confusion_matrix",
@@ -33,6 +35,8 @@ __all__ = [
     "plot_history",
     "recommend_architecture",
     "save_overlay",
+    "text_fonts",
+    "use_fonts_for",
 ]
 
 

@@ -202,3 +202,41 @@ def text_fonts(texts):
     default = font_manager.get_font(default_font()).family_name
     with matplotlib.rc_context({"font.family": [default, family]}):
         yield family
+
+
+# Every character the tutorials' and the plots' Chinese labels commonly use
+# is in any CJK font that has these: a font with them has the rest.
+_CJK_PROBE = "中文训练损失准确率样本"
+
+
+def use_fonts_for(texts=_CJK_PROBE) -> str | None:
+    """From now on, matplotlib draws every character of `texts` (Chinese too).
+
+    The lasting form of `text_fonts`, for notebooks: Jupyter draws a cell's
+    figures after the cell has run, outside any `with` block, so the font list
+    is set in `matplotlib.rcParams` for the rest of the session. Latin text
+    keeps the default font; other characters fall back to an installed CJK
+    font, or to the one the `[zh]` extra ships.
+
+    Args:
+        texts: iterable of str (or one str). The labels to be drawn; by
+            default a probe of common Chinese characters.
+
+    Returns:
+        The family name of the fallback font, or None when the default font
+        already has every character, or when no font has them (then a
+        `MissingFontWarning` says once how to get one).
+
+    Example:
+
+    >>> use_fonts_for(["训练损失", "验证损失"])  # doctest: +SKIP
+    'Noto Sans CJK SC'
+    """
+    if isinstance(texts, str):
+        texts = [texts]
+    with text_fonts(texts) as family:
+        if family is not None:
+            font_list = list(matplotlib.rcParams["font.family"])
+    if family is not None:
+        matplotlib.rcParams["font.family"] = font_list
+    return family
