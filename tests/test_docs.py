@@ -17,7 +17,7 @@ import pytest
 from tests.helpers import make_class_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAGES = ["README.md", *sorted(glob.glob("docs/*.md", root_dir=ROOT))]
+PAGES = ["README.md", *sorted(glob.glob("docs/*.md", root_dir=ROOT)), "README.zh-CN.md"]
 BLOCK = re.compile(
     r"(<!-- not run: (?P<why>[^>]*?)-->\s*)?```python\n(?P<code>.*?)```", re.S
 )
@@ -34,6 +34,23 @@ def test_every_page_is_linked_from_the_readme():
     for page in PAGES[1:]:
         assert f"({page})" in readme, page
     assert len(readme.splitlines()) <= 250
+
+
+def _bash_lines(page):
+    with open(os.path.join(ROOT, page), encoding="utf-8") as f:
+        text = f.read()
+    return text, re.findall(r"```bash\n(python3\.11 -m venv[^\n]*)\n```", text)
+
+
+def test_both_readmes_give_the_same_two_commands_and_link_each_other_at_the_top():
+    english, en_commands = _bash_lines("README.md")
+    chinese, zh_commands = _bash_lines("README.zh-CN.md")
+    assert len(en_commands) == 2 and en_commands == zh_commands
+    assert "(README.zh-CN.md)" in "\n".join(english.splitlines()[:4])
+    assert "(README.md)" in "\n".join(chinese.splitlines()[:4])
+    for n in range(1, 10):
+        assert re.search(rf"\(tutorials/zh/0{n}_\w+\.ipynb\)", chinese), n
+        assert re.search(rf"\(tutorials/en/0{n}_\w+\.ipynb\)", english), n
 
 
 @pytest.mark.large
