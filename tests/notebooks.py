@@ -20,7 +20,6 @@ import time
 ROOT = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tutorials"
 )
-LANGUAGES = ("zh", "en")
 
 _SITECUSTOMIZE = textwrap.dedent(
     """

@@ -27,7 +27,8 @@ NEVER = {
 
 
 def imported_modules(path: str) -> set[str]:
-    tree = ast.parse(open(path, encoding="utf-8").read())
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
