@@ -7,6 +7,7 @@ reader mode leaves it unset (what a reader gets). Targets on 2 cores: at most
 
     .venv/bin/python bench/tutorials.py                 # zh, fast mode
     .venv/bin/python bench/tutorials.py --reader 03 05  # reader mode, two notebooks
+    .venv/bin/python bench/tutorials.py --reader --keep out/  # and keep the outputs
 """
 
 import argparse
@@ -26,6 +27,9 @@ def main(argv=None):
     parser.add_argument("numbers", nargs="*", help="notebook numbers (default: all)")
     parser.add_argument("--reader", action="store_true", help="reader mode")
     parser.add_argument("--lang", default="zh", choices=("zh", "en"))
+    parser.add_argument(
+        "--keep", metavar="DIR", help="write the executed notebooks (outputs) here"
+    )
     args = parser.parse_args(argv)
     mode = "reader" if args.reader else "fast"
     paths = [
@@ -36,7 +40,13 @@ def main(argv=None):
     print(f"{mode} mode, target <= {TARGETS[mode]:.0f} s, {os.cpu_count()} CPUs")
     for path in paths:
         with tempfile.TemporaryDirectory() as workdir:
-            seconds = run(path, workdir, fast=not args.reader, timeout=1800)
+            kept = None
+            if args.keep:
+                os.makedirs(args.keep, exist_ok=True)
+                kept = os.path.join(args.keep, os.path.basename(path))
+            seconds = run(
+                path, workdir, fast=not args.reader, timeout=1800, keep=kept
+            )
         verdict = "ok" if seconds <= TARGETS[mode] else "OVER"
         print(
             f"{os.path.relpath(path, ROOT):<45} {seconds:7.1f} s  {verdict}", flush=True

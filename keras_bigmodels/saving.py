@@ -6,7 +6,19 @@ import os
 import sys
 import zipfile
 
+import importlib
+
 import keras
+
+# The modules whose import registers this package's layers, losses and
+# models with Keras; a fresh process that imported none of them could not
+# rebuild a Transformer or a GAN from its file.
+_REGISTERING = (
+    "keras_bigmodels.layers",
+    "keras_bigmodels.losses",
+    "keras_bigmodels.models",
+    "keras_bigmodels.training.metrics",
+)
 
 
 def load_model(path, compile: bool = True, safe_mode: bool = True):
@@ -42,6 +54,8 @@ def load_model(path, compile: bool = True, safe_mode: bool = True):
         raise FileNotFoundError(f"No saved model at {path!r}")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path!r} is not a Keras model file (.keras zip archive)")
+    for module in _REGISTERING:
+        importlib.import_module(module)
     if not safe_mode:
         print(
             f"keras-bigmodels: loading {path} with Keras's safe mode off: the "

@@ -108,8 +108,17 @@ def _output_text(cell: dict) -> str:
     return "\n".join(parts)
 
 
-def run(path: str, workdir: str, *, fast: bool = True, timeout: int = 900) -> float:
+def run(
+    path: str,
+    workdir: str,
+    *,
+    fast: bool = True,
+    timeout: int = 900,
+    keep: str | None = None,
+) -> float:
     """Execute the notebook at `path` cell by cell in `workdir`; return seconds.
+
+    `keep`, a file name, receives the executed notebook with its outputs.
 
     Raises:
         AssertionError: a cell failed or drew a label with a missing glyph;
@@ -156,4 +165,7 @@ def run(path: str, workdir: str, *, fast: bool = True, timeout: int = 900) -> fl
                 raise AssertionError(
                     f"{where}\na label was drawn with missing glyphs:\n{text}"
                 )
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    if keep:
+        nbformat.write(nb, keep)
+    return seconds

@@ -21,6 +21,8 @@ COMMANDS = (
     "generate",
     "sample",
     "transfer",
+    "export",
+    "demo",
     "advise",
     "datasets",
     "info",

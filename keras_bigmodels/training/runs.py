@@ -41,6 +41,10 @@ METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 CLASS_NAMES_FILE = "class_names.json"
 MANIFEST_FILE = "manifest.json"
+# Inputs the model never trained on, kept so that an export can be checked
+# against the model on the run's own held-out data.
+HELD_OUT_FILE = "held_out.npz"
+HELD_OUT_LIMIT = 256
 LOGS_DIR = "logs"
 STATUSES = ("running", "finished", "failed", "interrupted")
 
@@ -371,8 +375,15 @@ class Run:
 
     # --- results ----------------------------------------------------------
 
-    def finish(self, model, metrics: dict, result_cls=TrainResult, **fields):
+    def finish(
+        self, model, metrics: dict, result_cls=TrainResult, *, held_out_inputs=None, **fields
+    ):
         """Save the model, metrics, learning curves; mark the run `finished`.
+
+        `held_out_inputs`: the model's inputs for held-out examples (an array, a
+        tuple of arrays for a model of several inputs, or batches of
+        `(inputs, targets)`); the first `HELD_OUT_LIMIT` are kept in
+        `held_out.npz`, where `export` checks its artifacts.
 
         Returns:
             A `result_cls` (a `TrainResult`) with `fields` added.
@@ -396,6 +407,8 @@ class Run:
         tmp = self.path(".model.tmp.keras")
         model.save(tmp)
         os.replace(tmp, self.path(MODEL_FILE))
+        if held_out_inputs is not None:
+            write_held_out(self.path(HELD_OUT_FILE), held_out_inputs)
         write_json(
             self.path(METRICS_FILE),
             {
@@ -423,6 +436,37 @@ class Run:
             diagnosis=diagnosis,
             **fields,
         )
+
+
+def write_held_out(path, data, limit: int = HELD_OUT_LIMIT) -> None:
+    """Keep the first `limit` model inputs of `data` in an `.npz` file.
+
+    `data` is an array, a tuple of arrays (one per model input), or an
+    iterable of `(inputs, targets)` batches (a `tf.data.Dataset` included).
+    Arrays are saved as `x0`, `x1`, ... in the order of the model's inputs.
+    """
+    if isinstance(data, np.ndarray):
+        parts = [data[:limit]]
+    elif isinstance(data, (tuple, list)):
+        parts = [np.asarray(a)[:limit] for a in data]
+    else:
+        batches, count = [], 0
+        for inputs, _ in data:
+            inputs = inputs if isinstance(inputs, (tuple, list)) else (inputs,)
+            batches.append([np.asarray(a) for a in inputs])
+            count += len(batches[-1][0])
+            if count >= limit:
+                break
+        parts = [np.concatenate(column)[:limit] for column in zip(*batches)]
+    tmp = path + ".tmp.npz"
+    np.savez_compressed(tmp, **{f"x{i}": a for i, a in enumerate(parts)})
+    os.replace(tmp, path)
+
+
+def read_held_out(path) -> list:
+    """The arrays `write_held_out` kept, in the order of the model's inputs."""
+    with np.load(path) as archive:
+        return [archive[f"x{i}"] for i in range(len(archive.files))]
 
 
 def history_dict(rows: list[dict]) -> dict:

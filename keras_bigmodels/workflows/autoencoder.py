@@ -156,6 +156,7 @@ def train_autoencoder(
             model,
             metrics,
             AutoencoderResult,
+            held_out_inputs=split["x_test"],  # uint8, as an export takes them
             reconstruction_mse=mse,
             pca_mse=pca,
             code_size=cfg.latent_dim,

@@ -210,6 +210,7 @@ def train_gpt(cfg: GPTConfig | None = None, **overrides) -> GPTResult:
                 "sample": sample,
             },
             GPTResult,
+            held_out_inputs=vx,
             cross_entropy=model_ce,
             ngram_cross_entropy=ngram["best"][1],
             ngram_order=ngram["best"][0],

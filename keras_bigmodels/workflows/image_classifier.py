@@ -346,6 +346,7 @@ def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
             ImageClassifierResult,
             class_names=class_names,
             held_out=held_out,
+            held_out_inputs=splits[held_out],
             accuracy=evaluated[held_out]["accuracy"],
             split_metrics=evaluated,
         )

@@ -224,6 +224,7 @@ def train_own_pretraining(
                 "pretrain": {"accuracy": float(pre_acc["accuracy"])},
             },
             OwnPretrainingResult,
+            held_out_inputs=x[test],
             transfer_accuracy=transfer,
             scratch_accuracy=from_scratch,
             error_ratio=ratio,

@@ -246,6 +246,7 @@ def train_seq2seq(cfg: Seq2SeqConfig | None = None, **overrides) -> Seq2SeqResul
             model,
             {"test": test, "examples": examples},
             Seq2SeqResult,
+            held_out_inputs=(x[:n_val], dec_in[:n_val]),
             exact_match=em,
             exact_match_uniform=em_uniform,
             uniform_test_size=len(uniform_src),

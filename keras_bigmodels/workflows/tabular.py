@@ -211,6 +211,7 @@ def train_mlp(cfg: MLPConfig | None = None, **overrides) -> MLPResult:
             model,
             {"test": test, "strategies": compared, "impute": cfg.impute},
             MLPResult,
+            held_out_inputs=xt,
             accuracy=test["accuracy"],
             strategies=compared,
             class_names=table.class_names,

@@ -169,6 +169,7 @@ def train_sequence_classifier(
                 "bag_of_tokens_baseline": {"accuracy": base_acc},
             },
             SequenceClassifierResult,
+            held_out_inputs=x_test,
             accuracy=test_acc,
             baseline_accuracy=base_acc,
             class_names=classes,
