@@ -44,9 +44,7 @@ def main(argv=None):
             if args.keep:
                 os.makedirs(args.keep, exist_ok=True)
                 kept = os.path.join(args.keep, os.path.basename(path))
-            seconds = run(
-                path, workdir, fast=not args.reader, timeout=1800, keep=kept
-            )
+            seconds = run(path, workdir, fast=not args.reader, timeout=1800, keep=kept)
         verdict = "ok" if seconds <= TARGETS[mode] else "OVER"
         print(
             f"{os.path.relpath(path, ROOT):<45} {seconds:7.1f} s  {verdict}", flush=True

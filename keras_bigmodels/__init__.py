@@ -33,6 +33,7 @@ _EXPORTS = {
 _SUBMODULES = (
     "data",
     "datasets",
+    "deploy",
     "distribute",
     "insight",
     "losses",

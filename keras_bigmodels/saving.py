@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import zipfile
-
-import importlib
 
 import keras
 

@@ -1,4 +1,4 @@
-"""`keras-bigmodels demo RUN [--port N] [--host 127.0.0.1]`: try a model in a browser."""
+"""`keras-bigmodels demo RUN [--port N] [--host H]`: try a model in a browser."""
 
 from __future__ import annotations
 

@@ -23,7 +23,9 @@ __all__ = list(_EXPORTS)
 
 def __getattr__(name):
     if name not in _EXPORTS:
-        raise AttributeError(f"module 'keras_bigmodels.deploy' has no attribute {name!r}")
+        raise AttributeError(
+            f"module 'keras_bigmodels.deploy' has no attribute {name!r}"
+        )
     value = getattr(importlib.import_module(_EXPORTS[name]), name)
     globals()[name] = value
     return value

@@ -252,8 +252,7 @@ def _check(serving, *, fmt, quantize, path, seconds, float_bytes, record):
         )
     if not difference <= thresholds["max_abs_difference"]:
         failures.append(
-            f"largest difference {difference:.3g} > "
-            f"{thresholds['max_abs_difference']}"
+            f"largest difference {difference:.3g} > {thresholds['max_abs_difference']}"
         )
     repeatable = bool(np.array_equal(got, again))
     if not repeatable:
@@ -293,9 +292,7 @@ def _write_beside(run_dir, out_dir) -> list:
         (TOKENIZER_FILE, VOCABULARY_FILE),
     ):
         if os.path.isfile(os.path.join(run_dir, source)):
-            shutil.copyfile(
-                os.path.join(run_dir, source), os.path.join(out_dir, name)
-            )
+            shutil.copyfile(os.path.join(run_dir, source), os.path.join(out_dir, name))
             written.append(os.path.join(out_dir, name))
     return written
 

@@ -35,11 +35,12 @@ class UnsupportedOpError(ValueError):
 
     def __str__(self):
         line = (
-            f"{self.format} cannot represent the op {', '.join(self.ops)} of "
-            "this model"
+            f"{self.format} cannot represent the op {', '.join(self.ops)} of this model"
         )
         if self.working:
-            return f"{line}; {' and '.join(self.working)} can (--format {self.working[0]})"
+            return (
+                f"{line}; {' and '.join(self.working)} can (--format {self.working[0]})"
+            )
         return line
 
 

@@ -376,7 +376,13 @@ class Run:
     # --- results ----------------------------------------------------------
 
     def finish(
-        self, model, metrics: dict, result_cls=TrainResult, *, held_out_inputs=None, **fields
+        self,
+        model,
+        metrics: dict,
+        result_cls=TrainResult,
+        *,
+        held_out_inputs=None,
+        **fields,
     ):
         """Save the model, metrics, learning curves; mark the run `finished`.
 
@@ -457,7 +463,9 @@ def write_held_out(path, data, limit: int = HELD_OUT_LIMIT) -> None:
             count += len(batches[-1][0])
             if count >= limit:
                 break
-        parts = [np.concatenate(column)[:limit] for column in zip(*batches)]
+        parts = [
+            np.concatenate(column)[:limit] for column in zip(*batches, strict=True)
+        ]
     tmp = path + ".tmp.npz"
     np.savez_compressed(tmp, **{f"x{i}": a for i, a in enumerate(parts)})
     os.replace(tmp, path)

@@ -7,10 +7,14 @@ from keras_bigmodels import workflows as W
 # One epoch or two each: the exports must agree with whatever was trained.
 _RUNS = {
     "cnn": lambda out: W.train_image_classifier(
-        W.ImageClassifierConfig(data="digits", epochs=2, image_size=(24, 24), out=out, verbose=0)
+        W.ImageClassifierConfig(
+            data="digits", epochs=2, image_size=(24, 24), out=out, verbose=0
+        )
     ),
     "transformer": lambda out: W.train_sequence_classifier(
-        W.TransformerClassifierConfig(epochs=1, num_train=400, num_test=64, out=out, verbose=0)
+        W.TransformerClassifierConfig(
+            epochs=1, num_train=400, num_test=64, out=out, verbose=0
+        )
     ),
     "lstm": lambda out: W.train_sequence_classifier(
         W.RNNClassifierConfig(
@@ -22,12 +26,16 @@ _RUNS = {
             epochs=1, embed_dim=64, num_layers=2, sequence_length=32, out=out, verbose=0
         )
     ),
-    "mlp": lambda out: W.train_mlp(W.MLPConfig(epochs=2, compare=False, out=out, verbose=0)),
+    "mlp": lambda out: W.train_mlp(
+        W.MLPConfig(epochs=2, compare=False, out=out, verbose=0)
+    ),
     "autoencoder": lambda out: W.train_autoencoder(
         W.AutoencoderConfig(epochs=2, out=out, verbose=0)
     ),
     "gan": lambda out: W.train_gan(
-        W.GANConfig(epochs=1, judge_epochs=1, samples=64, filters=16, out=out, verbose=0)
+        W.GANConfig(
+            epochs=1, judge_epochs=1, samples=64, filters=16, out=out, verbose=0
+        )
     ),
     "seq2seq": lambda out: W.train_seq2seq(
         W.Seq2SeqConfig(

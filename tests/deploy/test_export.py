@@ -28,6 +28,9 @@ VARIANTS = [
 # LiteRT has no kernels for the TensorList loop of a Keras RNN.
 UNSUPPORTED = {("lstm", "litert"), ("seq2seq", "litert")}
 SOFTMAX_IN_EXPORT = {"gpt", "seq2seq"}
+# Known limit: a GRU seq2seq's ONNX int8 file keeps more than half the float
+# size (the check refuses it, and says so); its float exports work.
+TOO_BIG_IN_INT8 = {("seq2seq", "onnx")}
 
 
 def keras_reference(kind, run_dir, held_out):
@@ -72,11 +75,18 @@ def test_every_format_agrees_with_the_trained_model(kind, trained_runs):
                 os.path.join(run_dir, "exports", "model" + formats.SUFFIX[fmt])
             )
             continue
+        if quantize and (kind, fmt) in TOO_BIG_IN_INT8:
+            with pytest.raises(ExportCheckError, match="more than 0.5 of the float"):
+                export_run(run_dir, fmt, quantize=quantize)
+            continue
         report = export_run(run_dir, fmt, quantize=quantize)
         assert os.path.exists(report.path), report.path
         run = formats.runner(fmt, report.path)
         got = np.concatenate(
-            [run(*(a[i : i + 50] for a in held_out)) for i in range(0, len(held_out[0]), 50)]
+            [
+                run(*(a[i : i + 50] for a in held_out))
+                for i in range(0, len(held_out[0]), 50)
+            ]
         )
         assert got.shape == reference.shape
         difference = np.max(np.abs(got - reference))
@@ -157,3 +167,27 @@ def test_held_out_examples_are_kept_by_the_run(trained_runs):
     run_dir = trained_runs("transformer")
     (x,) = runs.read_held_out(os.path.join(run_dir, runs.HELD_OUT_FILE))
     assert x.shape == (64, 48) and x.dtype.kind == "i"
+
+
+@pytest.mark.parametrize("kind", ["transformer", "gpt", "gan"])
+def test_load_model_opens_a_run_in_a_fresh_process(kind, trained_runs):
+    # Nothing but load_model imported: the package's layers must register
+    # themselves (a Transformer failed on 'PositionalEncoding' before).
+    import subprocess
+    import sys
+
+    run_dir = trained_runs(kind)
+    code = (
+        "import sys, keras_bigmodels as kb; "
+        "m = kb.load_model(sys.argv[1]); print(type(m).__name__, m.count_params())"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, run_dir],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    model = kb.load_model(run_dir)
+    assert proc.stdout.split()[-1] == str(model.count_params())

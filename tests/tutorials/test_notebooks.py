@@ -22,6 +22,7 @@ PUBLIC_MODULES = (
     "keras_bigmodels",
     "keras_bigmodels.data",
     "keras_bigmodels.datasets",
+    "keras_bigmodels.deploy",
     "keras_bigmodels.insight",
     "keras_bigmodels.layers",
     "keras_bigmodels.losses",
