@@ -40,6 +40,13 @@ def _report_cnn(r) -> None:
                 f"{100 * row['recall']:6.1f}% {100 * row['f1']:5.1f}% "
                 f"{row['support']:>6}"
             )
+    tuned = r.metrics.get("fine_tune_parameters")
+    if tuned:
+        how = f"LoRA rank {tuned['lora_rank']}" if tuned["lora_rank"] else "every layer"
+        print(
+            f"Fine-tuning ({how}): {tuned['trainable']:,} of {tuned['total']:,} "
+            f"parameters trainable ({100 * tuned['trainable'] / tuned['total']:.1f}%)"
+        )
     print(f"Held-out {r.held_out} accuracy: {100 * r.accuracy:.2f}%")
 
 

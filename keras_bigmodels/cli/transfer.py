@@ -73,3 +73,13 @@ def _report(r) -> None:
     print(
         f"  error ratio, reused / scratch with augmentation:      {r.error_ratio:.2f}x"
     )
+    if r.config.lora_rank:
+        print(
+            f"  pretrained on 0-4, LoRA rank {r.config.lora_rank} "
+            f"({100 * r.lora_trainable_fraction:.1f}% trainable):       "
+            f"{100 * r.lora_accuracy:.2f}%"
+        )
+        print(
+            "  error ratio, LoRA / fine-tuning every weight:          "
+            f"{r.lora_error_ratio:.2f}x"
+        )

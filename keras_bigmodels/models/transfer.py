@@ -465,11 +465,39 @@ def fine_tune_learning_rate(model: keras.Model) -> float:
     return FINE_TUNE_LEARNING_RATE["application" if application else "own"]
 
 
+# LoRA's default learning rate: see `bench/transfer_recipe.py --lora`.
+LORA_LEARNING_RATE = 1e-2
+_LORA_LAYERS = (
+    keras.layers.Dense,
+    keras.layers.EinsumDense,
+    keras.layers.Embedding,
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+)
+
+
+def _enable_lora(body, rank: int) -> None:
+    """LoRA on the body's unfrozen layers that take it; every other weight of
+    the body frozen (a layer's bias stays trainable with its update)."""
+    for layer in _all_layers(body):
+        if layer is body or getattr(layer, "layers", None):
+            continue  # a container: its layers are visited themselves
+        if not layer.trainable or not layer.weights:
+            continue
+        if isinstance(layer, _LORA_LAYERS):
+            if not getattr(layer, "lora_enabled", False):
+                layer.enable_lora(rank)
+        else:
+            layer.trainable = False
+
+
 def unfreeze(
     model: keras.Model,
     layers="all",
     *,
     learning_rate: float | None = None,
+    lora_rank: int | None = None,
     optimizer=None,
     **compile_kwargs,
 ) -> keras.Model:
@@ -491,7 +519,14 @@ def unfreeze(
         learning_rate: float or None. The Adam learning rate for
             fine-tuning; None: `fine_tune_learning_rate(model)`, 1e-3 for
             the package's own bodies (a run's, "cnn") and 1e-5 for
-            keras.applications ones.
+            keras.applications ones; with `lora_rank`, `LORA_LEARNING_RATE`.
+        lora_rank: int or None. LoRA instead of fine-tuning every weight:
+            each Dense, EinsumDense, Embedding and Conv1D/2D/3D layer of the
+            body keeps its kernel frozen and learns a low-rank update
+            W + A·B (`layer.enable_lora(rank)`, rank `lora_rank`); the
+            body's other weights stay frozen, the head stays trainable.
+            Saved as `.keras`, the model reloads with the updates kept apart
+            (not merged into the kernels) and gives the same predictions.
         optimizer: a Keras optimizer to use instead of Adam(learning_rate).
         **compile_kwargs: further arguments of `model.compile` (for
             example `jit_compile`); `loss` or `metrics` given here replace
@@ -515,8 +550,12 @@ def unfreeze(
         ) from None
     if layers != "all":
         V.check_positive_int("layers", layers)
+    if lora_rank is not None:
+        V.check_positive_int("lora_rank", lora_rank)
     if learning_rate is None:
-        learning_rate = fine_tune_learning_rate(model)
+        learning_rate = (
+            LORA_LEARNING_RATE if lora_rank else fine_tune_learning_rate(model)
+        )
     V.check_positive("learning_rate", learning_rate)
     body.trainable = True
     inner = list(getattr(body, "layers", []))
@@ -526,6 +565,8 @@ def unfreeze(
     for layer in _all_layers(body):
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
+    if lora_rank:
+        _enable_lora(body, lora_rank)
     config = model.get_compile_config()
     if config:
         compiled = keras.saving.deserialize_keras_object(config)

@@ -144,7 +144,12 @@ class BackboneClassifierConfig(ImageDataConfig):
     fine_tune_learning_rate: float | None = option(
         None,
         "Adam learning rate of fine-tuning (default: 1e-5 for keras.applications "
-        "backbones, 1e-3 for cnn and run folders)",
+        "backbones, 1e-3 for cnn and run folders, 1e-2 with --lora-rank)",
+    )
+    lora_rank: int | None = option(
+        None,
+        "fine-tune with LoRA of this rank on the backbone's Dense, Embedding and "
+        "convolution layers instead of every weight",
     )
 
     def check(self) -> BackboneClassifierConfig:
@@ -157,6 +162,7 @@ class BackboneClassifierConfig(ImageDataConfig):
         V.check_positive(
             "fine_tune_learning_rate", self.fine_tune_learning_rate, allow_none=True
         )
+        V.check_positive_int("lora_rank", self.lora_rank, allow_none=True)
         if self.backbone == "cnn":  # the article's body: its own smallest size
             V.check_cnn_image_size("image_size", self.image_size)
         return self
@@ -519,6 +525,8 @@ class OwnPretrainingConfig(RunConfig):
     fine_tune_learning_rate: float = option(
         1e-3, "Adam learning rate of fine-tuning the whole network"
     )
+    lora_rank: int = option(4, "LoRA rank of the LoRA row (0 leaves it out)")
+    lora_learning_rate: float = option(1e-2, "Adam learning rate of LoRA")
     batch_size: int = option(32, "batch size")
     strategy: str = option("auto", "", choices=STRATEGIES, cli=False)
     cluster_timeout: float = option(300.0, "", cli=False)
@@ -534,4 +542,12 @@ class OwnPretrainingConfig(RunConfig):
             V.check_positive_int(name, getattr(self, name))
         V.check_cnn_image_size("image_size", (self.image_size, self.image_size))
         V.check_positive("fine_tune_learning_rate", self.fine_tune_learning_rate)
+        V.check_positive("lora_learning_rate", self.lora_learning_rate)
+        if isinstance(self.lora_rank, bool) or not (
+            isinstance(self.lora_rank, int) and self.lora_rank >= 0
+        ):
+            raise ValueError(
+                "`lora_rank` must be a non-negative integer (0: no LoRA row). "
+                f"Received: lora_rank={self.lora_rank!r}"
+            )
         return self

@@ -27,6 +27,7 @@ from keras_bigmodels.insight import plots
 from keras_bigmodels.insight.report import per_class_report
 from keras_bigmodels.models.cnn import build_cnn
 from keras_bigmodels.models.transfer import (
+    LORA_LEARNING_RATE,
     build_image_classifier,
     fine_tune_learning_rate,
     unfreeze,
@@ -312,12 +313,25 @@ def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
             fit(epochs=cfg.epochs, phase="head")
         if fine_tune:
             with strategy.scope():
-                rate = cfg.fine_tune_learning_rate or fine_tune_learning_rate(model)
+                rate = cfg.fine_tune_learning_rate or (
+                    LORA_LEARNING_RATE
+                    if cfg.lora_rank
+                    else fine_tune_learning_rate(model)
+                )
                 unfreeze(
                     model,
+                    lora_rank=cfg.lora_rank,
                     optimizer=optimizer("Adam", rate, cfg.clip_norm),
                     jit_compile=jit,
                 )
+            parameters = {
+                "lora_rank": cfg.lora_rank,
+                "learning_rate": rate,
+                "trainable": sum(
+                    int(np.prod(w.shape)) for w in model.trainable_weights
+                ),
+                "total": model.count_params(),
+            }
             fit(epochs=fine_tune, phase="fine_tune")
         evaluated = {
             name: loop.evaluate(
@@ -342,6 +356,7 @@ def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
                 **evaluated,
                 "confusion_matrix": {"split": held_out, "matrix": matrix},
                 "per_class": per_class_report(matrix, class_names),
+                **({"fine_tune_parameters": parameters} if fine_tune else {}),
             },
             ImageClassifierResult,
             class_names=class_names,

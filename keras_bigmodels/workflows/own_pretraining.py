@@ -47,6 +47,12 @@ class OwnPretrainingResult(runs.TrainResult):
             augmentation, no dropout), trained on the shots only.
         article_error_ratio: float. Transfer error over that network's error.
         pretrain_accuracy: float. The 0-4 network on its held-out images.
+        lora_accuracy: float. The pretrained body with LoRA (rank
+            `lora_rank`) instead of fine-tuning every weight; nan when
+            `lora_rank` is 0.
+        lora_error_ratio: float. LoRA's error over full fine-tuning's.
+        lora_trainable_fraction: float. Trainable parameters of the LoRA
+            phase over all the model's parameters.
     """
 
     transfer_accuracy: float = float("nan")
@@ -55,6 +61,9 @@ class OwnPretrainingResult(runs.TrainResult):
     article_scratch_accuracy: float = float("nan")
     article_error_ratio: float = float("nan")
     pretrain_accuracy: float = float("nan")
+    lora_accuracy: float = float("nan")
+    lora_error_ratio: float = float("nan")
+    lora_trainable_fraction: float = float("nan")
 
 
 def few_shot_split(y, *, classes, shots: int, seed: int):
@@ -189,17 +198,34 @@ def train_own_pretraining(
 
         # 3. The pretrained body with a new head: head first, then all of it.
         say("3/3 the pretrained body with a new head, then fine-tuned")
-        keras.utils.set_random_seed(cfg.seed + 1)
-        # The body ends where the feature maps are flattened (`body_end`): the
-        # 0-4 network's hidden Dense layer is too specific to its classes.
-        body = backbone_of(pre)
-        model = _compile(
-            build_image_classifier(body, 5, dropout=0.3),
-            cfg.learning_rate,
-        )
-        model.fit(x[shots], target[shots], epochs=cfg.epochs, **fit)
-        unfreeze(model, learning_rate=cfg.fine_tune_learning_rate)
-        model.fit(x[shots], target[shots], epochs=cfg.fine_tune_epochs, **fit)
+
+        def reused(cut=None, **tuning):
+            keras.utils.set_random_seed(cfg.seed + 1)
+            # A fresh copy each time: LoRA must start from `pre` too.
+            copy = keras.models.clone_model(pre)
+            copy.set_weights(pre.get_weights())
+            body = backbone_of(copy, cut)
+            model = _compile(
+                build_image_classifier(body, 5, dropout=0.3), cfg.learning_rate
+            )
+            model.fit(x[shots], target[shots], epochs=cfg.epochs, **fit)
+            unfreeze(model, **tuning)
+            trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+            model.fit(x[shots], target[shots], epochs=cfg.fine_tune_epochs, **fit)
+            return model, trainable / model.count_params()
+
+        # Fine-tuning every weight: the body ends where the feature maps are
+        # flattened (`body_end`); the 0-4 network's hidden Dense layer is too
+        # specific to its classes to be kept as it is.
+        model, _ = reused(learning_rate=cfg.fine_tune_learning_rate)
+        lora_model = lora_fraction = None
+        if cfg.lora_rank:
+            say(f"   and with LoRA rank {cfg.lora_rank} instead of every weight")
+            # LoRA keeps the hidden Dense layer too and adapts it: a rank-R
+            # update of its 65k weights costs a few thousand.
+            lora_model, lora_fraction = reused(
+                "dense1", lora_rank=cfg.lora_rank, learning_rate=cfg.lora_learning_rate
+            )
 
         def accuracy(m):
             out = m.evaluate(x[test], target[test], verbose=0, return_dict=True)
@@ -212,6 +238,14 @@ def train_own_pretraining(
             (1 - transfer) / max(1 - baseline, 1e-12)
             for baseline in (from_scratch, article)
         )
+        lora = {}
+        if lora_model is not None:
+            lora_acc = accuracy(lora_model)
+            lora = {
+                "lora_accuracy": lora_acc,
+                "lora_error_ratio": (1 - lora_acc) / max(1 - transfer, 1e-12),
+                "lora_trainable_fraction": lora_fraction,
+            }
 
         return run.finish(
             model,
@@ -222,6 +256,7 @@ def train_own_pretraining(
                 "article_scratch": {"accuracy": article, "error": 1 - article},
                 "article_error_ratio": article_ratio,
                 "pretrain": {"accuracy": float(pre_acc["accuracy"])},
+                **({"lora": {"rank": cfg.lora_rank, **lora}} if lora else {}),
             },
             OwnPretrainingResult,
             held_out_inputs=x[test],
@@ -231,4 +266,5 @@ def train_own_pretraining(
             article_scratch_accuracy=article,
             article_error_ratio=article_ratio,
             pretrain_accuracy=float(pre_acc["accuracy"]),
+            **lora,
         )

@@ -112,6 +112,11 @@ def test_train_transfer_prints_both_accuracies(tmp_path):
         ratio = metrics["transfer"]["error"] / metrics[baseline]["error"]
         assert abs(metrics[key] - ratio) < 1e-9
         assert f"{ratio:.2f}x" in proc.stdout
+    lora = metrics["lora"]
+    assert lora["rank"] == 4 and 0 < lora["lora_trainable_fraction"] <= 0.05
+    ratio = (1 - lora["lora_accuracy"]) / metrics["transfer"]["error"]
+    assert abs(lora["lora_error_ratio"] - ratio) < 1e-9
+    assert "LoRA rank 4" in proc.stdout and f"{ratio:.2f}x" in proc.stdout
     manifest = json.load(open(os.path.join(run_dir, "manifest.json")))
     assert manifest["data"]["counts"]["target_train"] == 25
     assert os.path.isfile(os.path.join(run_dir, "pretrained_0-4.keras"))
