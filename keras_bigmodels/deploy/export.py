@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from keras_bigmodels.deploy import formats
-from keras_bigmodels.deploy.serving import serving_of
+from keras_bigmodels.deploy.serving import call_in_batches, serving_of
 from keras_bigmodels.training import runs
 
 EXPORTS_DIR = "exports"
@@ -233,11 +233,9 @@ def _float_size(fmt, serving, out_dir) -> int:
 
 
 def _check(serving, *, fmt, quantize, path, seconds, float_bytes, record):
-    from keras_bigmodels.deploy.serving import _call_in_batches
-
     run = formats.runner(fmt, path)
-    got = _call_in_batches(run, serving.held_out)
-    again = _call_in_batches(run, serving.held_out)
+    got = call_in_batches(run, serving.held_out)
+    again = call_in_batches(run, serving.held_out)
     reference = serving.reference
     difference = float(np.max(np.abs(got.astype("float64") - reference)))
     agreement = None

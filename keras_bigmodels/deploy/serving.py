@@ -130,7 +130,7 @@ def serving_of(run_dir, *, safe_mode: bool = True) -> Serving:
     # random layers' seed states included (as Keras's ExportArchive does).
     module.model_variables = list(model.variables)
     module.serve = tf.function(infer, input_signature=specs, autograph=False)
-    reference = _call_in_batches(
+    reference = call_in_batches(
         lambda *xs: module.serve(*xs)[output_name].numpy(), held_out
     )
     return Serving(
@@ -199,7 +199,7 @@ def _gan_noise(noise_input, num_classes) -> list:
     return [z, (np.arange(n) % num_classes).astype("int32")]
 
 
-def _call_in_batches(fn, arrays, batch_size: int = 64) -> np.ndarray:
+def call_in_batches(fn, arrays, batch_size: int = 64) -> np.ndarray:
     """`fn(*batch)` over the arrays in batches, outputs concatenated."""
     outputs = []
     for start in range(0, len(arrays[0]), batch_size):
