@@ -144,7 +144,7 @@ class BackboneClassifierConfig(ImageDataConfig):
     fine_tune_learning_rate: float | None = option(
         None,
         "Adam learning rate of fine-tuning (default: 1e-5 for keras.applications "
-        "backbones, 1e-3 for cnn and run folders, 1e-2 with --lora-rank)",
+        "backbones, 1e-3 for cnn and run folders and with --lora-rank)",
     )
     lora_rank: int | None = option(
         None,
@@ -526,7 +526,7 @@ class OwnPretrainingConfig(RunConfig):
         1e-3, "Adam learning rate of fine-tuning the whole network"
     )
     lora_rank: int = option(4, "LoRA rank of the LoRA row (0 leaves it out)")
-    lora_learning_rate: float = option(1e-2, "Adam learning rate of LoRA")
+    lora_learning_rate: float = option(1e-3, "Adam learning rate of LoRA")
     batch_size: int = option(32, "batch size")
     strategy: str = option("auto", "", choices=STRATEGIES, cli=False)
     cluster_timeout: float = option(300.0, "", cli=False)
