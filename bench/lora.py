@@ -27,7 +27,7 @@ from keras_bigmodels.workflows import train_own_pretraining  # noqa: E402
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--learning-rates", type=float, nargs="+", default=[1e-2])
+    parser.add_argument("--learning-rates", type=float, nargs="+", default=[1e-3])
     parser.add_argument("--rank", type=int, default=4)
     args = parser.parse_args(argv)
     out = tempfile.mkdtemp(prefix="bench-lora-")
