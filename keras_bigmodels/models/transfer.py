@@ -453,12 +453,15 @@ def _all_layers(layer):
 FINE_TUNE_LEARNING_RATE = {"own": 1e-3, "application": 1e-5}
 
 
-def fine_tune_learning_rate(model: keras.Model) -> float:
+def fine_tune_learning_rate(model: keras.Model, lora_rank: int | None = None) -> float:
     """`unfreeze`'s default learning rate for `model`'s kind of body.
 
     A `keras.applications` backbone is recognised by the preprocessing
-    layer `build_image_classifier` puts before it.
+    layer `build_image_classifier` puts before it. With `lora_rank`,
+    `LORA_LEARNING_RATE` whatever the body.
     """
+    if lora_rank:
+        return LORA_LEARNING_RATE
     application = any(
         isinstance(layer, ImagePreprocessing) for layer in _all_layers(model)
     )
@@ -554,9 +557,7 @@ def unfreeze(
     if lora_rank is not None:
         V.check_positive_int("lora_rank", lora_rank)
     if learning_rate is None:
-        learning_rate = (
-            LORA_LEARNING_RATE if lora_rank else fine_tune_learning_rate(model)
-        )
+        learning_rate = fine_tune_learning_rate(model, lora_rank)
     V.check_positive("learning_rate", learning_rate)
     body.trainable = True
     inner = list(getattr(body, "layers", []))

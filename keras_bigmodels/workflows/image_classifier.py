@@ -27,7 +27,6 @@ from keras_bigmodels.insight import plots
 from keras_bigmodels.insight.report import per_class_report
 from keras_bigmodels.models.cnn import build_cnn
 from keras_bigmodels.models.transfer import (
-    LORA_LEARNING_RATE,
     build_image_classifier,
     fine_tune_learning_rate,
     unfreeze,
@@ -313,10 +312,8 @@ def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
             fit(epochs=cfg.epochs, phase="head")
         if fine_tune:
             with strategy.scope():
-                rate = cfg.fine_tune_learning_rate or (
-                    LORA_LEARNING_RATE
-                    if cfg.lora_rank
-                    else fine_tune_learning_rate(model)
+                rate = cfg.fine_tune_learning_rate or fine_tune_learning_rate(
+                    model, cfg.lora_rank
                 )
                 unfreeze(
                     model,
