@@ -326,6 +326,13 @@ def run(args) -> int:
 
         print(Diagnosis(**result.diagnosis))
     print(f"(trained in {result.seconds:.0f} s)")
+    steps = getattr(result.config, "gradient_accumulation_steps", 1)
+    if steps > 1:
+        b = result.config.batch_sizes()
+        print(
+            f"Batch per update: {b['global_batch_size']} "
+            f"({b['micro_batch_size']} x {steps} accumulated steps)"
+        )
     if result.run_dir:
         print(f"Run saved to {result.run_dir}")
     else:  # a multi-worker run's other workers

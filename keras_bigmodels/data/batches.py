@@ -25,6 +25,44 @@ def window_count(num_tokens: int, length: int, stride: int) -> int:
     return max(0, (num_tokens - length - 1) // stride + 1)
 
 
+def window_weights(sizes, accumulation_steps: int) -> np.ndarray:
+    """Each micro-batch's sample weight in windows of `accumulation_steps`.
+
+    A window of `k` micro-batches of sizes `b_i` (`W` examples in all) is
+    applied as the sum of the micro-batches' mean gradients divided by `k`;
+    weighting micro-batch `i` by `b_i * k / W` makes that the mean over the
+    window's `W` examples. A full window of equal micro-batches weighs 1.
+
+    Args:
+        sizes: examples in each micro-batch of an epoch, in order.
+        accumulation_steps: int. Micro-batches per window.
+
+    Returns:
+        float32 array, one weight per micro-batch.
+
+    Example:
+
+    >>> window_weights([4, 4, 4, 4, 4, 1], 4).tolist()
+    [1.0, 1.0, 1.0, 1.0, 1.6, 0.4]
+    """
+    sizes = np.asarray(sizes, "float64")
+    weights = np.ones(len(sizes))
+    for start in range(0, len(sizes), accumulation_steps):
+        part = sizes[start : start + accumulation_steps]
+        weights[start : start + len(part)] = part * len(part) / part.sum()
+    return weights.astype("float32")
+
+
+def _loss_shape(y):
+    """The shape of the per-element loss of target `y`, which a sample weight
+    must have: integer labels score every label (a sequence's every token),
+    dense targets are reduced over their last axis (mean squared error)."""
+    shape = tf.shape(y)
+    if y.dtype.is_integer or y.shape.rank == 1:
+        return shape
+    return shape[:-1]
+
+
 class EpochBatches:
     """`n` examples served in seeded per-epoch order, batch by batch.
 
@@ -71,6 +109,7 @@ class EpochBatches:
         self.drop_remainder = drop_remainder and n >= batch_size
         self.lengths = None  # per example, for `bucketed` batches
         self.pool = 1
+        self.window = 1  # micro-batches per update, for `weighted_windows`
 
     @classmethod
     def from_arrays(
@@ -192,6 +231,48 @@ class EpochBatches:
         copy.drop_remainder = self.n >= self.batch_size
         return copy
 
+    def weighted_windows(self, accumulation_steps: int) -> EpochBatches:
+        """These batches with a sample weight each, so that every window of
+        `accumulation_steps` micro-batches (an epoch's last one may be
+        partial) updates as one batch of its examples would
+        (`window_weights`). Batches must be `(x, y)`
+        or `(x, y, sample_weight)`."""
+        copy = EpochBatches.__new__(EpochBatches)
+        copy.__dict__.update(self.__dict__)
+        copy.window = V.check_positive_int("accumulation_steps", accumulation_steps)
+        return copy
+
+    def batch_sizes(self, epoch: int) -> list[int]:
+        """How many examples each batch of epoch `epoch` holds."""
+        if self.lengths is not None:
+            return [len(r) for r in self.batch_indices(epoch)]
+        steps = self.steps_per_epoch
+        last = (
+            self.batch_size
+            if self.drop_remainder
+            else self.n - (steps - 1) * self.batch_size
+        )
+        return [self.batch_size] * (steps - 1) + [last]
+
+    def _with_weights(self, ds, epoch: int, start_step: int):
+        weights = window_weights(self.batch_sizes(epoch), self.window)[start_step:]
+
+        def add(batch, weight):
+            if not isinstance(batch, tuple) or len(batch) not in (2, 3):
+                raise ValueError(
+                    "Weighted windows need batches of (x, y) or (x, y, "
+                    f"sample_weight). Received: {type(batch).__name__} of "
+                    f"{len(batch) if isinstance(batch, tuple) else 1}"
+                )
+            w = tf.fill(_loss_shape(tf.nest.flatten(batch[1])[0]), weight)
+            if len(batch) == 3:
+                w = tf.cast(batch[2], w.dtype) * w
+            return batch[0], batch[1], w
+
+        return tf.data.Dataset.zip(
+            (ds, tf.data.Dataset.from_tensor_slices(weights))
+        ).map(add)
+
     @property
     def steps_per_epoch(self) -> int:
         if self.drop_remainder:
@@ -249,6 +330,8 @@ class EpochBatches:
                 else tf.ragged.constant([[0]], dtype=tf.int64)[:0]
             )
             ds = ds.map(self.load)
+            if self.window > 1:
+                ds = self._with_weights(ds, epoch, start_step)
             options = pipeline_options(deterministic=True)
             return prefetch_to_accelerator(ds.with_options(options))
         used = self.steps_per_epoch * self.batch_size if self.drop_remainder else self.n
@@ -261,5 +344,7 @@ class EpochBatches:
         else:
             ds = ds.batch(self.batch_size)
             ds = ds.map(lambda i: self.load(self._permute(i, epoch)))
+        if self.window > 1:
+            ds = self._with_weights(ds, epoch, start_step)
         options = pipeline_options(deterministic=True)
         return prefetch_to_accelerator(ds.with_options(options))

@@ -20,6 +20,11 @@ progress bar):
 - **Fail loudly.** A non-finite loss stops the run at that step: the error
   names the epoch and step and the last good checkpoint, and no
   non-finite state is ever written.
+- **Gradient accumulation** (an optimizer's `gradient_accumulation_steps`,
+  `training.accumulation`): every window of N micro-batches ends inside its
+  epoch, a partial last window weighs its examples as one batch would, and
+  mid-epoch checkpoints fall on window ends (the accumulators are in the
+  checkpoint too, so even a Ctrl-C mid-window loses nothing).
 - **Phases.** Several calls with different `phase` names (freeze, then
   fine-tune) append to one history; a finished phase is skipped on resume.
 """
@@ -35,8 +40,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bigmodels.data.batches import EpochBatches
+from keras_bigmodels.training import accumulation, runs
 from keras_bigmodels.training import resume as ckpt
-from keras_bigmodels.training import runs
 from keras_bigmodels.training.runs import RunInterrupted
 
 
@@ -260,6 +265,11 @@ def fit(
         RunInterrupted: Ctrl-C; state saved, manifest says `interrupted`.
     """
     train = train.for_replicas(strategy.num_replicas_in_sync)
+    window = accumulation.accumulation_steps(model)
+    if window > 1 and type(model).train_step is keras.Model.train_step:
+        # Keras's own train step reads sample weights; a model with a step of
+        # its own (a GAN, a VAE) gets plain windows.
+        train = train.weighted_windows(window)
     sample = next(iter(train.dataset(0)))
     build_for_training(model, sample, strategy)
     if run.position is None and run.resumed:
@@ -334,11 +344,19 @@ def fit(
                 pos["batches_trained"] += 1
                 consistent = True
                 cb.on_train_batch_end(step, logs)
-                if pos["batches_trained"] % checkpoint_every == 0 and step + 1 < steps:
+                if (
+                    (step + 1) % window == 0
+                    and pos["batches_trained"] % checkpoint_every < window
+                    and step + 1 < steps
+                ):
                     save_checkpoint()
                 if model.stop_training:
                     break
             consistent = False
+            if window > 1:
+                # An epoch's last window is applied now, not with the next
+                # epoch's first micro-batches.
+                accumulation.flush_windows(model, strategy)
             epoch_logs = dict(model.get_metrics_result())
             if validation is not None:
                 val = evaluate(model, validation, strategy)

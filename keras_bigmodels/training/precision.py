@@ -1,4 +1,5 @@
-"""Speed switches of every workflow: dtype policy, XLA, gradient clipping."""
+"""Speed and memory switches of every workflow: dtype policy, XLA, the
+optimizer with gradient clipping and accumulation."""
 
 from __future__ import annotations
 
@@ -48,9 +49,20 @@ def resolve_jit(jit: bool | None) -> bool:
     return xla_setting(jit)[0]
 
 
-def optimizer(name: str, learning_rate, clip_norm: float | None = None, **kwargs):
-    """A Keras optimizer by class name, with optional global-norm clipping."""
+def optimizer(
+    name: str,
+    learning_rate,
+    clip_norm: float | None = None,
+    accumulation_steps: int | None = None,
+    **kwargs,
+):
+    """A Keras optimizer by class name, with optional global-norm clipping
+    and gradient accumulation (`training.accumulation.accumulating`: one
+    update every `accumulation_steps` micro-batches, a schedule counted in
+    updates)."""
+    from keras_bigmodels.training.accumulation import accumulating
+
     cls = getattr(keras.optimizers, name)
     if clip_norm is not None:
         kwargs["global_clipnorm"] = clip_norm
-    return cls(learning_rate, **kwargs)
+    return accumulating(cls(learning_rate, **kwargs), accumulation_steps)

@@ -44,7 +44,14 @@ class RunConfig:
 
     epochs: int = option(10, "most training epochs")
     batch_size: int = option(
-        32, "global batch size (split across replicas by --strategy)"
+        32,
+        "examples per step, split across replicas by --strategy (with "
+        "--gradient-accumulation-steps N an update takes N steps)",
+    )
+    gradient_accumulation_steps: int = option(
+        1,
+        "update once every N batches with their mean gradient: a global batch "
+        "of N x --batch-size in the memory of one --batch-size",
     )
     learning_rate: float | None = option(1e-3, "peak learning rate")
     seed: int = option(0, "seed of weights, data order and splits")
@@ -88,6 +95,9 @@ class RunConfig:
         """Validate every field; fill derived defaults. Returns `self`."""
         V.check_positive_int("epochs", self.epochs)
         V.check_positive_int("batch_size", self.batch_size)
+        V.check_positive_int(
+            "gradient_accumulation_steps", self.gradient_accumulation_steps
+        )
         V.check_positive("learning_rate", self.learning_rate, allow_none=True)
         if (
             isinstance(self.seed, bool)
@@ -112,6 +122,15 @@ class RunConfig:
                 f"Received: resume={self.resume!r}"
             )
         return self
+
+    def batch_sizes(self) -> dict:
+        """Micro-batch, accumulation steps and global batch, for the manifest."""
+        steps = self.gradient_accumulation_steps
+        return {
+            "micro_batch_size": self.batch_size,
+            "gradient_accumulation_steps": steps,
+            "global_batch_size": self.batch_size * steps,
+        }
 
     def settings(self) -> dict:
         """The config as a plain dict, for the manifest (minus `resume`)."""

@@ -316,6 +316,8 @@ class Run:
             fields.setdefault("devices", describe_devices(self.strategy))
         # The setting, and in words: asked for, or the default and why.
         jit, why = xla_setting(getattr(self.config, "jit", None))
+        if hasattr(self.config, "batch_sizes"):
+            fields.setdefault("batch", self.config.batch_sizes())
         fields.setdefault("jit_compile", jit)
         fields.setdefault("xla", why)
         if self.resumed:

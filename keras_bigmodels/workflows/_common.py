@@ -28,11 +28,24 @@ FOLDER_IMAGE_SIZE = (32, 32)
 TOKENIZER_FILE = "tokenizer.json"
 
 
+def run_optimizer(cfg, name: str = "Adam", learning_rate=None, **kwargs):
+    """Optimizer `name` at `learning_rate` (default: the config's), with the
+    config's gradient clipping and accumulation."""
+    return optimizer(
+        name,
+        cfg.learning_rate if learning_rate is None else learning_rate,
+        cfg.clip_norm,
+        cfg.gradient_accumulation_steps,
+        **kwargs,
+    )
+
+
 def compile_model(model, run, *, loss, metrics=None, learning_rate=None):
-    """Compile `model` with Adam at the run's learning rate, clipping and XLA."""
+    """Compile `model` with Adam at the run's learning rate, clipping,
+    accumulation and XLA."""
     cfg = run.config
     model.compile(
-        optimizer=optimizer("Adam", learning_rate or cfg.learning_rate, cfg.clip_norm),
+        optimizer=run_optimizer(cfg, learning_rate=learning_rate),
         loss=loss,
         metrics=metrics,
         jit_compile=run.jit_compile,

@@ -21,10 +21,10 @@ from keras_bigmodels.models.autoencoder import (
     reconstruction_error,
 )
 from keras_bigmodels.training import loop, runs
-from keras_bigmodels.training.precision import optimizer
 from keras_bigmodels.training.session import session
 from keras_bigmodels.workflows._common import (
     load_image_split,
+    run_optimizer,
 )
 from keras_bigmodels.workflows.configs import (
     AutoencoderConfig,
@@ -91,7 +91,7 @@ def train_autoencoder(
                 seed=cfg.seed,
             )
             model.compile(
-                optimizer("Adam", cfg.learning_rate, cfg.clip_norm),
+                run_optimizer(cfg),
                 loss=None if cfg.kind == "variational" else "mse",
                 jit_compile=jit,
             )

@@ -38,6 +38,12 @@ __all__ = [
 ]
 
 
+BATCH_HELP = (
+    "examples per step, split across replicas (with "
+    "--gradient-accumulation-steps N an update takes N steps)"
+)
+
+
 def _patience_option(default: int):
     return option(default, "epochs without validation improvement before stopping")
 
@@ -68,7 +74,7 @@ class ImageDataConfig(RunConfig):
         choices=("inferred", "filename"),
     )
     epochs: int = option(30, "most training epochs")
-    batch_size: int = option(32, "global batch size (split across replicas)")
+    batch_size: int = option(32, BATCH_HELP)
     learning_rate: float = option(1e-3, "Adam learning rate")
     validation_split: float = option(0.2, "held-out validation fraction")
     test_split: float = option(
@@ -211,7 +217,7 @@ class SequenceClassifierConfig(RunConfig):
     )
     level: str = option("char", "tokens of your text data", choices=("char", "word"))
     epochs: int = option(20, "most training epochs")
-    batch_size: int = option(64, "global batch size (split across replicas)")
+    batch_size: int = option(64, BATCH_HELP)
     learning_rate: float = option(1e-3, "Adam learning rate")
     embed_dim: int = option(64, "token embedding width")
     num_layers: int = option(2, "stacked layers")
@@ -295,7 +301,7 @@ class Seq2SeqConfig(RunConfig):
         "fewer when --digits leaves fewer unused pairs)",
     )
     epochs: int = option(30, "most training epochs")
-    batch_size: int = option(128, "global batch size (split across replicas)")
+    batch_size: int = option(128, BATCH_HELP)
     learning_rate: float | None = option(
         None, "Adam learning rate (default: 5e-4 transformer, 1e-3 RNN)"
     )
@@ -339,7 +345,7 @@ class GPTConfig(RunConfig):
     level: str = option("char", "tokens", choices=("char", "word"))
     sequence_length: int = option(64, "context length in tokens")
     epochs: int = option(4, "most training epochs")
-    batch_size: int = option(64, "global batch size (split across replicas)")
+    batch_size: int = option(64, BATCH_HELP)
     learning_rate: float = option(2e-3, "peak AdamW learning rate (warm-up + cosine)")
     embed_dim: int = option(128, "model width")
     num_heads: int = option(4, "attention heads")
@@ -404,7 +410,7 @@ class GANConfig(GenerativeImagesConfig):
         negative="unconditional",
     )
     epochs: int = option(200, "training epochs")
-    batch_size: int = option(64, "global batch size (split across replicas)")
+    batch_size: int = option(64, BATCH_HELP)
     learning_rate: float = option(2e-4, "Adam learning rate of both networks")
     filters: int = option(64, "network width")
     d_steps: int = option(1, "discriminator updates per generator update")
@@ -430,7 +436,7 @@ class AutoencoderConfig(GenerativeImagesConfig):
     latent_dim: int = option(16, "code size")
     linear: bool = option(False, "no activations (its optimum is PCA)")
     epochs: int = option(300, "most training epochs")
-    batch_size: int = option(64, "global batch size (split across replicas)")
+    batch_size: int = option(64, BATCH_HELP)
     learning_rate: float = option(1e-3, "Adam learning rate")
     patience: int = _patience_option(30)
 
@@ -471,7 +477,7 @@ class MLPConfig(RunConfig):
     hidden: int = option(64, "units of the first hidden layer (the second: half)")
     dropout: float = option(0.2, "dropout after each hidden layer")
     epochs: int = option(100, "most training epochs")
-    batch_size: int = option(32, "global batch size (split across replicas)")
+    batch_size: int = option(32, BATCH_HELP)
     learning_rate: float = option(1e-3, "Adam learning rate")
     validation_split: float = option(0.15, "validation fraction (picks the epoch)")
     test_split: float = option(0.25, "held-out test fraction")
@@ -534,6 +540,7 @@ class OwnPretrainingConfig(RunConfig):
     jit: bool | None = option(None, "", cli=False)
     clip_norm: float | None = option(None, "", cli=False)
     checkpoint_every: int = option(100, "", cli=False)
+    gradient_accumulation_steps: int = option(1, "", cli=False)
     resume: str | None = option(None, "", cli=False)
 
     def check(self) -> OwnPretrainingConfig:
@@ -543,6 +550,13 @@ class OwnPretrainingConfig(RunConfig):
         V.check_cnn_image_size("image_size", (self.image_size, self.image_size))
         V.check_positive("fine_tune_learning_rate", self.fine_tune_learning_rate)
         V.check_positive("lora_learning_rate", self.lora_learning_rate)
+        if self.gradient_accumulation_steps != 1:
+            raise ValueError(
+                "`transfer` trains with Keras's own `fit`, which does not close "
+                "an accumulation window at an epoch's end; use a `train` "
+                "command for gradient accumulation. Received: "
+                f"gradient_accumulation_steps={self.gradient_accumulation_steps!r}"
+            )
         if isinstance(self.lora_rank, bool) or not (
             isinstance(self.lora_rank, int) and self.lora_rank >= 0
         ):

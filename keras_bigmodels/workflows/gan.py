@@ -26,11 +26,11 @@ from keras_bigmodels.models.cnn import build_cnn
 from keras_bigmodels.models.gan import GAN, build_gan
 from keras_bigmodels.training import loop, runs
 from keras_bigmodels.training.callbacks import FrechetDistance, SampleGrid
-from keras_bigmodels.training.precision import optimizer
 from keras_bigmodels.training.seed import set_seed
 from keras_bigmodels.training.session import session
 from keras_bigmodels.workflows._common import (
     load_image_split,
+    run_optimizer,
 )
 from keras_bigmodels.workflows.configs import (
     GANConfig,
@@ -190,8 +190,8 @@ def train_gan(cfg: GANConfig | None = None, **overrides) -> GANResult:
                 seed=cfg.seed,
             )
             gan.compile(
-                optimizer("Adam", cfg.learning_rate, cfg.clip_norm, beta_1=0.5),
-                optimizer("Adam", cfg.learning_rate, cfg.clip_norm, beta_1=0.5),
+                run_optimizer(cfg, beta_1=0.5),
+                run_optimizer(cfg, beta_1=0.5),
                 jit_compile=jit,
             )
         run.start(

@@ -30,11 +30,11 @@ from keras_bigmodels.insight.ngram import (
 )
 from keras_bigmodels.models.gpt import build_gpt, generate
 from keras_bigmodels.training import runs
-from keras_bigmodels.training.precision import optimizer
 from keras_bigmodels.training.session import session
 from keras_bigmodels.workflows._common import (
     TOKENIZER_FILE,
     fit,
+    run_optimizer,
 )
 from keras_bigmodels.workflows.configs import (
     GPTConfig,
@@ -136,7 +136,10 @@ def train_gpt(cfg: GPTConfig | None = None, **overrides) -> GPTResult:
                 intermediate_dim=4 * cfg.embed_dim,
                 dropout=cfg.dropout,
             )
-            total_steps = cfg.epochs * train.steps_per_epoch
+            # Counted in updates: with accumulation, every epoch ends on a
+            # (maybe partial) window of its own.
+            updates = -(-train.steps_per_epoch // cfg.gradient_accumulation_steps)
+            total_steps = cfg.epochs * updates
             warmup = min(100, total_steps // 10)
             schedule = keras.optimizers.schedules.CosineDecay(
                 cfg.learning_rate * 0.1,
@@ -146,8 +149,8 @@ def train_gpt(cfg: GPTConfig | None = None, **overrides) -> GPTResult:
                 warmup_steps=warmup,
             )
             model.compile(
-                optimizer=optimizer(
-                    "AdamW", schedule, cfg.clip_norm, weight_decay=0.01, beta_2=0.99
+                optimizer=run_optimizer(
+                    cfg, "AdamW", schedule, weight_decay=0.01, beta_2=0.99
                 ),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 jit_compile=run.jit_compile,

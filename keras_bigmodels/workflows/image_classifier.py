@@ -32,9 +32,13 @@ from keras_bigmodels.models.transfer import (
     unfreeze,
 )
 from keras_bigmodels.training import loop, resume, runs
-from keras_bigmodels.training.precision import optimizer
 from keras_bigmodels.training.session import session
-from keras_bigmodels.workflows._common import DIGITS, array_dataset, predict_labels
+from keras_bigmodels.workflows._common import (
+    DIGITS,
+    array_dataset,
+    predict_labels,
+    run_optimizer,
+)
 from keras_bigmodels.workflows.configs import (
     BackboneClassifierConfig,
     ImageClassifierConfig,
@@ -280,7 +284,7 @@ def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
             model = build(cfg, input_shape, len(class_names))
             _check_takes(model, input_shape, getattr(cfg, "backbone", None))
             model.compile(
-                optimizer=optimizer("Adam", cfg.learning_rate, cfg.clip_norm),
+                optimizer=run_optimizer(cfg),
                 loss="sparse_categorical_crossentropy",
                 metrics=["accuracy"],
                 jit_compile=jit,
@@ -318,7 +322,7 @@ def _train_classifier(cfg, workflow: str, build) -> ImageClassifierResult:
                 unfreeze(
                     model,
                     lora_rank=cfg.lora_rank,
-                    optimizer=optimizer("Adam", rate, cfg.clip_norm),
+                    optimizer=run_optimizer(cfg, learning_rate=rate),
                     jit_compile=jit,
                 )
             parameters = {

@@ -25,8 +25,9 @@ from keras_bigmodels.datasets.tables import load_breast_cancer_table
 from keras_bigmodels.layers.missing_values import MissingValueImputer
 from keras_bigmodels.models.mlp import build_mlp
 from keras_bigmodels.training import loop, runs
-from keras_bigmodels.training.precision import optimizer, resolve_jit
+from keras_bigmodels.training.precision import resolve_jit
 from keras_bigmodels.training.session import session
+from keras_bigmodels.workflows._common import run_optimizer
 from keras_bigmodels.workflows.configs import (
     MISSING_STRATEGIES,
     MLPConfig,
@@ -70,7 +71,7 @@ def _model(x_train, *, cfg, num_classes: int, impute: str):
         name=f"mlp_{impute}",
     )
     model.compile(
-        optimizer=optimizer("Adam", cfg.learning_rate, cfg.clip_norm),
+        optimizer=run_optimizer(cfg),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         jit_compile=resolve_jit(cfg.jit),
