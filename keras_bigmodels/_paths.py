@@ -41,6 +41,17 @@ def _takes(command: str, architecture: str) -> bool:
     )
 
 
+PRESET_FILES = ("config.json", "metadata.json")
+
+
+def is_preset_folder(path) -> bool:
+    """Whether `path` is a folder holding a KerasHub preset's config files
+    (`save_to_preset` writes them)."""
+    return os.path.isdir(path) and all(
+        os.path.isfile(os.path.join(path, f)) for f in PRESET_FILES
+    )
+
+
 def run_kind_problem(run_dir, command: str) -> str | None:
     """An error line if the run in `run_dir` is not of a kind `command` takes:
     which kind it is, which runs the command takes, and what this run is for."""

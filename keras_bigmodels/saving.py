@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 import zipfile
@@ -18,6 +19,12 @@ _REGISTERING = (
     "keras_bigmodels.models",
     "keras_bigmodels.training.metrics",
 )
+
+
+def _uses_keras_hub(path) -> bool:
+    """Whether a `.keras` file holds KerasHub layers (registered on import)."""
+    with zipfile.ZipFile(path) as archive:
+        return b'"keras_hub' in archive.read("config.json")
 
 
 def load_model(path, compile: bool = True, safe_mode: bool = True):
@@ -55,10 +62,26 @@ def load_model(path, compile: bool = True, safe_mode: bool = True):
         raise ValueError(f"{path!r} is not a Keras model file (.keras zip archive)")
     for module in _REGISTERING:
         importlib.import_module(module)
+    hub = _uses_keras_hub(path)
+    if hub:  # a text-classifier run on a KerasHub preset
+        from keras_bigmodels.models.hub import keras_hub
+
+        keras_hub()
     if not safe_mode:
         print(
             f"keras-bigmodels: loading {path} with Keras's safe mode off: the "
             "file may run code of its own (use only files you trust)",
             file=sys.stderr,
         )
+    if hub and compile:
+        # A KerasHub backbone rebuilds its layers from its own arguments, so
+        # LoRA updates come back merged into the kernels, with no LoRA
+        # layers: the saved optimizer's slots no longer match. The model is
+        # compiled as it was, with a fresh optimizer.
+        model = keras.saving.load_model(path, compile=False, safe_mode=bool(safe_mode))
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json")).get("compile_config")
+        if config:
+            model.compile_from_config(config)
+        return model
     return keras.saving.load_model(path, compile=compile, safe_mode=bool(safe_mode))

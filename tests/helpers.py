@@ -47,6 +47,22 @@ def make_class_folder(root, counts, ext=".png", size=(20, 24)):
     return paths
 
 
+# --- training -------------------------------------------------------------------
+
+
+class InterruptAt(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt (a Ctrl-C) after the `at`-th training batch."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.count, self.at = 0, at
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.count += 1
+        if self.count == self.at:
+            raise KeyboardInterrupt
+
+
 # --- the command line ---------------------------------------------------------
 
 
@@ -211,3 +227,81 @@ def run_layer_checks(model, x, tmp_path):
         y = np.zeros_like(model.predict(x, verbose=0))
         model.fit(x, y, epochs=1, batch_size=len(x), verbose=0)
     return loaded
+
+
+# --- tiny KerasHub presets, built from a config -------------------------------
+
+WORDS = {
+    "animals": ["cat", "dog", "bird", "fish", "horse"],
+    "colors": ["red", "blue", "green", "yellow", "white"],
+    "numbers": ["one", "two", "three", "four", "five"],
+}
+
+
+def make_text_folder(root, per_class=12, seed=0, long_every=None):
+    """root/<class>/<i>.txt: sentences of each class's own words (3 classes);
+    with `long_every`, every that many texts is 60 words long."""
+    rng = np.random.default_rng(seed)
+    for name, words in WORDS.items():
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+        for i in range(per_class):
+            n = 60 if long_every and i % long_every == 0 else int(rng.integers(3, 7))
+            text = "the " + " ".join(rng.choice(words, n)) + " a"
+            with open(os.path.join(root, name, f"{i:03d}.txt"), "w") as f:
+                f.write(text)
+    return str(root)
+
+
+def make_bert_preset(path, max_sequence_length=32, sequence_length=16):
+    """A tiny BERT backbone and its preprocessor, saved with save_to_preset;
+    the WordPiece vocabulary is written here."""
+    import keras_hub
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a"]
+    vocab += [w for words in WORDS.values() for w in words]
+    keras.utils.set_random_seed(0)
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocab, lowercase=True)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=len(vocab),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=max_sequence_length,
+    )
+    backbone.save_to_preset(str(path))
+    keras_hub.models.BertTextClassifierPreprocessor(
+        tokenizer, sequence_length=sequence_length
+    ).save_to_preset(str(path))
+    return str(path)
+
+
+def make_gpt2_preset(path, max_sequence_length=128, sequence_length=64):
+    """A tiny GPT-2 causal LM (byte-level BPE vocabulary and merges written
+    here), saved with save_to_preset."""
+    import keras_hub
+    from keras_hub.src.tokenizers.byte_pair_tokenizer import bytes_to_unicode
+
+    _, chars = bytes_to_unicode()
+    vocab = {}
+    for c in chars:
+        vocab.setdefault(c, len(vocab))
+    merges = ["Ġ t", "h e", "Ġt he", "Ġ a"]
+    for m in merges:
+        vocab.setdefault(m.replace(" ", ""), len(vocab))
+    vocab["<|endoftext|>"] = len(vocab)  # last, as in GPT-2's own vocabulary
+    keras.utils.set_random_seed(0)
+    tokenizer = keras_hub.models.GPT2Tokenizer(vocabulary=vocab, merges=merges)
+    backbone = keras_hub.models.GPT2Backbone(
+        vocabulary_size=len(vocab),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=max_sequence_length,
+    )
+    preprocessor = keras_hub.models.GPT2CausalLMPreprocessor(
+        tokenizer, sequence_length=sequence_length
+    )
+    keras_hub.models.GPT2CausalLM(backbone, preprocessor).save_to_preset(str(path))
+    return str(path)

@@ -1,4 +1,5 @@
-"""`keras-bigmodels generate RUN --prompt TEXT`: continue text with a trained GPT."""
+"""`keras-bigmodels generate RUN|PRESET --prompt TEXT`: continue text with a
+trained GPT, or with a KerasHub causal-LM preset from a folder."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ from keras_bigmodels.cli._common import add_unsafe_load_flag, finite_float
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "generate",
-        help="continue a prompt with a trained gpt run",
+        help="continue a prompt with a trained gpt run or a causal-LM preset",
         description="Continue a prompt with the language model of a "
-        "'train gpt' run folder.",
+        "'train gpt' run folder, or of a KerasHub causal-LM preset folder "
+        "(GPT-2, Gemma, Llama, ... saved with save_to_preset).",
     )
-    p.add_argument("run_dir", metavar="RUN", help="a run folder written by train gpt")
+    p.add_argument(
+        "run_dir",
+        metavar="RUN",
+        help="a run folder written by train gpt, or a causal-LM preset folder",
+    )
     p.add_argument(
         "--prompt",
         required=True,
@@ -50,6 +56,10 @@ def add_parser(sub) -> None:
 
 
 def precheck(args) -> str | None:
+    from keras_bigmodels._paths import is_preset_folder
+
+    if is_preset_folder(args.run_dir):
+        return None
     return run_folder_problem(
         args.run_dir, ("model.keras", "tokenizer.json"), "generate"
     )
@@ -58,7 +68,20 @@ def precheck(args) -> str | None:
 def run(args) -> int:
     import sys
 
+    from keras_bigmodels._paths import is_preset_folder
     from keras_bigmodels.workflows.gpt import generate_from_run
+
+    sampling = {
+        "max_new_tokens": args.max_new_tokens,
+        "temperature": args.temperature,
+        "top_k": args.top_k,
+        "seed": args.seed,
+    }
+    if is_preset_folder(args.run_dir):
+        from keras_bigmodels.models.hub import generate_from_preset
+
+        print(generate_from_preset(args.run_dir, args.prompt, **sampling))
+        return 0
 
     started = []
 
@@ -73,12 +96,9 @@ def run(args) -> int:
     generate_from_run(
         args.run_dir,
         args.prompt,
-        max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        seed=args.seed,
         safe_mode=not args.unsafe_load,
         on_token=show,
+        **sampling,
     )
     print()
     return 0

@@ -33,7 +33,8 @@ def _report_cnn(r) -> None:
             )
     per_class = r.metrics.get("per_class", [])
     if per_class and len(per_class) <= 20:
-        print(f"{'class':>12} {'precision':>9} {'recall':>7} {'f1':>6} {'images':>6}")
+        unit = getattr(r, "unit", "images")
+        print(f"{'class':>12} {'precision':>9} {'recall':>7} {'f1':>6} {unit:>6}")
         for row in per_class:
             print(
                 f"{row['class'][:12]:>12} {100 * row['precision']:8.1f}% "
@@ -148,6 +149,14 @@ WORKFLOWS = {
         "a pretrained backbone (or a run's trained body) with a new head, then "
         "fine-tuning",
         "images",
+    ),
+    "text-classifier": Workflow(
+        C.TextFineTuningConfig,
+        "train_text_classifier",
+        _report_cnn,
+        "a pretrained language model from a folder (a KerasHub preset or a "
+        "gpt run) with a new head, then fine-tuning or LoRA",
+        "text_folder",
     ),
     "mlp": Workflow(
         C.MLPConfig,

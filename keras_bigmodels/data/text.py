@@ -258,32 +258,73 @@ class TooLongWarning(UserWarning):
 
 
 def report_too_long(
-    items, *, max_length: int, too_long: str, unit: str, what_is_done: str, cost=None
+    items,
+    *,
+    max_length: int,
+    too_long: str,
+    unit: str,
+    what_is_done: str,
+    cost=None,
+    name: str = "max_length",
 ) -> None:
     """Refuse, or report once, the texts longer than `max_length`.
 
     `items` is a list of `(where, length)`: a file, or `file:line`.
-    `cost(length)`, when given, says what keeping the longest would take.
+    `cost(length)`, when given, says what keeping the longest would take;
+    `name` is the setting that sets the length.
     """
     if not items:
         return
     where, length = max(items, key=lambda item: item[1])
     if too_long == "error":
         raise ValueError(
-            f"{len(items)} text(s) are longer than `max_length`={max_length} "
-            f"{unit}, the longest {where} ({length} {unit}); raise `max_length`, "
+            f"{len(items)} text(s) are longer than `{name}`={max_length} "
+            f"{unit}, the longest {where} ({length} {unit}); raise `{name}`, "
             "or choose what happens to them with `too_long`"
         )
     shown = ", ".join(f"{w} ({n} {unit})" for w, n in items[:20])
     more = f" and {len(items) - 20} more" if len(items) > 20 else ""
     needs = f" ({cost(length)})" if cost else ""
     warnings.warn(
-        f"{what_is_done} {len(items)} text(s) longer than `max_length`="
-        f"{max_length} {unit}: {shown}{more}. Raise `max_length` to keep them "
+        f"{what_is_done} {len(items)} text(s) longer than `{name}`="
+        f"{max_length} {unit}: {shown}{more}. Raise `{name}` to keep them "
         f"whole{needs}, or pass `too_long`='error' to stop instead.",
         TooLongWarning,
         stacklevel=3,
     )
+
+
+def read_class_texts(directory, encoding: str | None = None):
+    """The .txt files of a folder's class sub-folders, as they are.
+
+    Args:
+        directory: a folder with one sub-folder of .txt files per class.
+        encoding: str or None. Text encoding (default: UTF-8, then GB18030).
+
+    Returns:
+        `(texts, labels, paths, class_names)`: lists, and int64 labels.
+
+    Raises:
+        FileNotFoundError: no such folder.
+        ValueError: fewer than two classes, or no .txt file.
+    """
+    directory = os.fspath(directory)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"No such folder: {directory!r}")
+    texts, labels, paths = [], [], []
+    classes = visible_subfolders(directory)
+    for c, name in enumerate(classes):
+        for f in sorted(os.listdir(os.path.join(directory, name))):
+            if f.endswith(".txt"):
+                paths.append(os.path.join(directory, name, f))
+                texts.append(read_text_file(paths[-1], encoding))
+                labels.append(c)
+    if len(classes) < 2 or not texts:
+        raise ValueError(
+            f"{directory!r} needs at least two class sub-folders of .txt "
+            f"files; found classes {classes} and {len(texts)} files"
+        )
+    return texts, np.array(labels, "int64"), paths, classes
 
 
 def read_text_folder(
@@ -320,27 +361,7 @@ def read_text_folder(
     ...     "reviews/", level="char", max_length=64, seed=0
     ... )  # doctest: +SKIP
     """
-    directory = os.fspath(directory)
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"No such folder: {directory!r}")
-    texts, labels, paths, classes = (
-        [],
-        [],
-        [],
-        visible_subfolders(directory),
-    )
-    for c, name in enumerate(classes):
-        for f in sorted(os.listdir(os.path.join(directory, name))):
-            if f.endswith(".txt"):
-                paths.append(os.path.join(directory, name, f))
-                texts.append(read_text_file(paths[-1], encoding))
-                labels.append(c)
-    if len(classes) < 2 or not texts:
-        raise ValueError(
-            f"{directory!r} needs at least two class sub-folders of .txt "
-            f"files; found classes {classes} and {len(texts)} files"
-        )
-    labels = np.array(labels, "int64")
+    texts, labels, paths, classes = read_class_texts(directory, encoding)
     train_idx, test_idx = stratified_split(
         labels, (1 - test_fraction, test_fraction), seed=seed
     )

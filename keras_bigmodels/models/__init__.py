@@ -9,6 +9,13 @@ from keras_bigmodels.models.autoencoder import (
 from keras_bigmodels.models.cnn import build_cnn
 from keras_bigmodels.models.gan import GAN, build_gan
 from keras_bigmodels.models.gpt import build_gpt, generate
+from keras_bigmodels.models.hub import (
+    PresetError,
+    TextBody,
+    TokenPooling,
+    generate_from_preset,
+    open_text_body,
+)
 from keras_bigmodels.models.mlp import build_mlp
 from keras_bigmodels.models.rnn import build_rnn
 from keras_bigmodels.models.seq2seq import build_seq2seq, decode
@@ -34,5 +41,10 @@ __all__ = [
     "build_transformer",
     "decode",
     "generate",
+    "generate_from_preset",
+    "open_text_body",
+    "PresetError",
+    "TextBody",
+    "TokenPooling",
     "unfreeze",
 ]

@@ -439,9 +439,15 @@ def build_image_classifier(
     )
 
 
+def _sublayers(layer) -> list:
+    """The layers `layer` holds directly: a functional model's, and a custom
+    layer's attributes (a KerasHub TransformerEncoder's attention and Dense)."""
+    return list(layer._flatten_layers(include_self=False, recursive=False))
+
+
 def _all_layers(layer):
     yield layer
-    for sub in getattr(layer, "layers", []):
+    for sub in _sublayers(layer):
         yield from _all_layers(sub)
 
 
@@ -481,15 +487,27 @@ _LORA_LAYERS = (
 )
 
 
+def _keeps_lora_apart(layer) -> bool:
+    """Whether a `.keras` file keeps `layer`'s LoRA update apart from its
+    kernel: Keras's own Dense, EinsumDense, Embedding and convolutions do. A
+    ReversibleEmbedding (a language model's tied token embedding) and
+    subclasses of other libraries may save it merged, and the reloaded
+    model would then not match its saved optimizer."""
+    kind = type(layer)
+    return kind.__module__.startswith("keras.") and kind.__name__ != (
+        "ReversibleEmbedding"
+    )
+
+
 def _enable_lora(body, rank: int) -> None:
     """LoRA on the body's unfrozen layers that take it; every other weight of
     the body frozen (a layer's bias stays trainable with its update)."""
     for layer in _all_layers(body):
-        if layer is body or getattr(layer, "layers", None):
+        if layer is body or _sublayers(layer):
             continue  # a container: its layers are visited themselves
         if not layer.trainable or not layer.weights:
             continue
-        if isinstance(layer, _LORA_LAYERS):
+        if isinstance(layer, _LORA_LAYERS) and _keeps_lora_apart(layer):
             if not getattr(layer, "lora_enabled", False):
                 layer.enable_lora(rank)
         else:
@@ -526,9 +544,11 @@ def unfreeze(
             keras.applications ones; with `lora_rank`, `LORA_LEARNING_RATE`.
         lora_rank: int or None. LoRA instead of fine-tuning every weight:
             each Dense, EinsumDense, Embedding and Conv1D/2D/3D layer of the
-            body keeps its kernel frozen and learns a low-rank update
-            W + A·B (`layer.enable_lora(rank)`, rank `lora_rank`); the
-            body's other weights stay frozen, the head stays trainable.
+            body (Keras's own classes; a language model's tied
+            ReversibleEmbedding is frozen) keeps its kernel frozen and
+            learns a low-rank update W + A·B (`layer.enable_lora(rank)`,
+            rank `lora_rank`); the body's other weights stay frozen, the
+            head stays trainable.
             Saved as `.keras`, the model reloads with the updates kept apart
             (not merged into the kernels) and gives the same predictions.
         optimizer: a Keras optimizer to use instead of Adam(learning_rate).

@@ -449,17 +449,23 @@ class Run:
 def write_held_out(path, data, limit: int = HELD_OUT_LIMIT) -> None:
     """Keep the first `limit` model inputs of `data` in an `.npz` file.
 
-    `data` is an array, a tuple of arrays (one per model input), or an
-    iterable of `(inputs, targets)` batches (a `tf.data.Dataset` included).
+    `data` is an array, a tuple of arrays (one per model input), a dict of
+    named arrays (one dict input), or an iterable of `(inputs, targets)`
+    batches (a `tf.data.Dataset` included).
     Arrays are saved as `x0`, `x1`, ... in the order of the model's inputs.
     """
     if isinstance(data, np.ndarray):
         parts = [data[:limit]]
+    elif isinstance(data, dict):  # one input of named arrays
+        parts = {k: np.asarray(v)[:limit] for k, v in data.items()}
     elif isinstance(data, (tuple, list)):
         parts = [np.asarray(a)[:limit] for a in data]
     else:
-        batches, count = [], 0
-        for inputs, _ in data:
+        batches, count, names = [], 0, None
+        for inputs, *_ in data:
+            if isinstance(inputs, dict):
+                names = sorted(inputs)
+                inputs = [inputs[k] for k in names]
             inputs = inputs if isinstance(inputs, (tuple, list)) else (inputs,)
             batches.append([np.asarray(a) for a in inputs])
             count += len(batches[-1][0])
@@ -468,14 +474,23 @@ def write_held_out(path, data, limit: int = HELD_OUT_LIMIT) -> None:
         parts = [
             np.concatenate(column)[:limit] for column in zip(*batches, strict=True)
         ]
+        if names:
+            parts = dict(zip(names, parts, strict=True))
+    if isinstance(parts, dict):
+        arrays = {f"x_{k}": a for k, a in parts.items()}
+    else:
+        arrays = {f"x{i}": a for i, a in enumerate(parts)}
     tmp = path + ".tmp.npz"
-    np.savez_compressed(tmp, **{f"x{i}": a for i, a in enumerate(parts)})
+    np.savez_compressed(tmp, **arrays)
     os.replace(tmp, path)
 
 
 def read_held_out(path) -> list:
-    """The arrays `write_held_out` kept, in the order of the model's inputs."""
+    """The arrays `write_held_out` kept, in the order of the model's inputs
+    (a model of one dict input: a list of one dict of named arrays)."""
     with np.load(path) as archive:
+        if any(name.startswith("x_") for name in archive.files):
+            return [{name[2:]: archive[name] for name in archive.files}]
         return [archive[f"x{i}"] for i in range(len(archive.files))]
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "RunConfig",
     "Seq2SeqConfig",
     "SequenceClassifierConfig",
+    "TextFineTuningConfig",
     "TransformerClassifierConfig",
     "make_config",
 ]
@@ -266,6 +267,74 @@ class RNNClassifierConfig(SequenceClassifierConfig):
         super().check()
         V.check_choice("kind", self.kind, ("lstm", "gru", "simple"))
         V.check_positive_int("units", self.units)
+        return self
+
+
+@dataclasses.dataclass(kw_only=True)
+class TextFineTuningConfig(RunConfig):
+    """`train text-classifier`: a pretrained language model from a folder
+    (a KerasHub preset, or a `train gpt` run) with a new head (article §2.8)."""
+
+    backbone: str | None = option(
+        None,
+        "a KerasHub preset folder (save_to_preset; BERT-like or a causal LM "
+        "like GPT-2) or a 'train gpt' run folder (required)",
+    )
+    data: str | None = option(
+        None, "a folder of class sub-folders of .txt files (required)"
+    )
+    sequence_length: int | None = option(
+        None,
+        "tokens per text, special tokens included (default: the preset's "
+        "preprocessor's, else the backbone's most)",
+    )
+    too_long: str = _too_long_option("truncate", TOO_LONG_CLASSIFIER)
+    encoding: str | None = _encoding_option()
+    epochs: int = option(5, "most epochs of the new head on the frozen body")
+    fine_tune_epochs: int = option(
+        3, "then epochs of fine-tuning the body (0: the head only)"
+    )
+    batch_size: int = option(16, BATCH_HELP)
+    learning_rate: float = option(1e-3, "Adam learning rate of the head phase")
+    fine_tune_learning_rate: float | None = option(
+        None,
+        "Adam learning rate of fine-tuning (default: 5e-5 for a KerasHub "
+        "preset, 4e-4 with --lora-rank; 1e-3 for a gpt run)",
+    )
+    lora_rank: int | None = option(
+        None, "fine-tune with LoRA of this rank instead of every weight"
+    )
+    dropout: float = option(0.1, "dropout before the new head")
+    test_split: float = option(0.2, "held-out test fraction of each class")
+    patience: int = _patience_option(3)
+    unsafe_load: bool = option(
+        False, "open a gpt run that holds Lambda layers (runs its code)"
+    )
+
+    def check(self):
+        super().check()
+        for name in ("backbone", "data"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(
+                    f"`{name}` is required: "
+                    + (
+                        "a KerasHub preset folder or a 'train gpt' run"
+                        if name == "backbone"
+                        else "a folder of class sub-folders of .txt files"
+                    )
+                    + f". Received: {name}={getattr(self, name)!r}"
+                )
+        if self.sequence_length is not None:
+            V.check_positive_int("sequence_length", self.sequence_length)
+        V.check_non_negative_int("fine_tune_epochs", self.fine_tune_epochs)
+        V.check_positive(
+            "fine_tune_learning_rate", self.fine_tune_learning_rate, allow_none=True
+        )
+        V.check_positive_int("lora_rank", self.lora_rank, allow_none=True)
+        _check_text_options(self, TOO_LONG_CLASSIFIER)
+        V.check_fraction("dropout", self.dropout, allow_none=False)
+        V.check_fraction("test_split", self.test_split, allow_none=False)
+        _check_patience(self)
         return self
 
 

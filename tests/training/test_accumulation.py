@@ -12,6 +12,7 @@ from keras_bigmodels.training.precision import optimizer
 from keras_bigmodels.training.run_config import RESUME_LATEST, RunConfig
 from keras_bigmodels.training.runs import Run
 from keras_bigmodels.training.seed import set_seed
+from tests.helpers import InterruptAt
 
 RNG = np.random.default_rng(1)
 # 61 examples: batches of 32 leave a last batch of 29; micro-batches of 8
@@ -111,17 +112,6 @@ def test_a_schedule_counts_updates_not_micro_batches(tmp_path):
     assert not isinstance(plain._learning_rate, accumulation.UpdateSchedule)
 
 
-class _StopAt(keras.callbacks.Callback):
-    def __init__(self, at):
-        super().__init__()
-        self.count, self.at = 0, at
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.count += 1
-        if self.count == self.at:
-            raise KeyboardInterrupt
-
-
 @pytest.mark.parametrize("stop_at", [6, 13])
 def test_a_run_stopped_mid_window_resumes_without_losing_a_micro_batch(
     tmp_path, stop_at
@@ -133,7 +123,7 @@ def test_a_run_stopped_mid_window_resumes_without_losing_a_micro_batch(
             "cut",
             optimizer("Adam", 0.01, None, 4),
             8,
-            callbacks=[_StopAt(stop_at)],
+            callbacks=[InterruptAt(stop_at)],
         )
     state = ckpt.read_state(info.value.run_dir)
     assert state["batches_trained"] == stop_at

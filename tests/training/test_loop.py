@@ -15,6 +15,7 @@ from keras_bigmodels.training import resume as ckpt
 from keras_bigmodels.training.run_config import RESUME_LATEST, RunConfig
 from keras_bigmodels.training.runs import Run, read_json
 from keras_bigmodels.training.seed import set_seed
+from tests.helpers import InterruptAt
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(40, 5)).astype("float32")
@@ -98,17 +99,6 @@ def _fit(run, model, epochs=3, **kw):
     )
 
 
-class _InterruptAt(keras.callbacks.Callback):
-    def __init__(self, batch_number):
-        super().__init__()
-        self.count, self.at = 0, batch_number
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.count += 1
-        if self.count == self.at:
-            raise KeyboardInterrupt
-
-
 def test_interrupt_then_resume_equals_an_uninterrupted_run(tmp_path):
     ref = _model()
     with _open(tmp_path / "ref") as run:
@@ -117,7 +107,7 @@ def test_interrupt_then_resume_equals_an_uninterrupted_run(tmp_path):
     model = _model()
     with pytest.raises(loop.RunInterrupted) as info:
         with _open(tmp_path / "cut") as run:
-            _fit(run, model, callbacks=[_InterruptAt(7)])
+            _fit(run, model, callbacks=[InterruptAt(7)])
     run_dir = info.value.run_dir
     assert "epoch 2" in info.value.where
     assert read_json(os.path.join(run_dir, "manifest.json"))["status"] == "interrupted"
