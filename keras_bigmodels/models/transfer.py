@@ -549,8 +549,9 @@ def unfreeze(
             learns a low-rank update W + A·B (`layer.enable_lora(rank)`,
             rank `lora_rank`); the body's other weights stay frozen, the
             head stays trainable.
-            Saved as `.keras`, the model reloads with the updates kept apart
-            (not merged into the kernels) and gives the same predictions.
+            Saved as `.keras`, each update is merged into its kernel; the
+            model reloads with LoRA on and a zero update (ready to train
+            on) and gives the same predictions.
         optimizer: a Keras optimizer to use instead of Adam(learning_rate).
         **compile_kwargs: further arguments of `model.compile` (for
             example `jit_compile`); `loss` or `metrics` given here replace

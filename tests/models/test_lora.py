@@ -66,8 +66,12 @@ def test_a_lora_model_survives_a_keras_round_trip(tmp_path):
     path = os.path.join(tmp_path, "lora.keras")
     model.save(path)
     loaded = kb.load_model(path)
-    # Keras keeps the update apart from the kernel in the file: not merged.
-    assert loaded.get_layer("backbone").get_layer("hidden").lora_enabled
+    # Keras saves the update merged into the kernel; the layer comes back with
+    # LoRA on and a zero update (A reset to zeros), ready to train on.
+    hidden = loaded.get_layer("backbone").get_layer("hidden")
+    assert hidden.lora_enabled and not np.any(np.asarray(hidden.lora_kernel_a))
+    trained = model.get_layer("backbone").get_layer("hidden")
+    np.testing.assert_allclose(hidden._kernel, trained.kernel, atol=1e-6)
     np.testing.assert_allclose(
         loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
     )
