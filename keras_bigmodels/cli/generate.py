@@ -3,6 +3,8 @@ trained GPT, or with a KerasHub causal-LM preset from a folder."""
 
 from __future__ import annotations
 
+import os
+
 from keras_bigmodels._paths import run_folder_problem
 from keras_bigmodels.cli._common import add_unsafe_load_flag, finite_float
 
@@ -58,8 +60,10 @@ def add_parser(sub) -> None:
 def precheck(args) -> str | None:
     from keras_bigmodels._paths import is_preset_folder
 
-    if is_preset_folder(args.run_dir):
-        return None
+    if is_preset_folder(args.run_dir) or is_preset_folder(
+        os.path.join(args.run_dir, "preset")
+    ):
+        return None  # a preset, or a run of one fine-tuned
     return run_folder_problem(
         args.run_dir, ("model.keras", "tokenizer.json"), "generate"
     )

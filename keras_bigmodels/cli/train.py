@@ -84,6 +84,12 @@ def _report_seq2seq(r) -> None:
 
 def _report_gpt(r) -> None:
     print(f"Sample:\n{r.sample}\n")
+    if r.pretrained_cross_entropy is not None:
+        print(
+            f"Held-out cross-entropy: {r.cross_entropy:.4f} nats/token   "
+            f"the preset before fine-tuning: {r.pretrained_cross_entropy:.4f}"
+        )
+        return
     print(
         f"Held-out cross-entropy: {r.cross_entropy:.4f} nats/token   "
         f"best n-gram baseline ({r.ngram_order}-gram): {r.ngram_cross_entropy:.4f}   "

@@ -10,6 +10,7 @@ from keras_bigmodels.models.cnn import build_cnn
 from keras_bigmodels.models.gan import GAN, build_gan
 from keras_bigmodels.models.gpt import build_gpt, generate
 from keras_bigmodels.models.hub import (
+    AllTokens,
     PresetError,
     TextBody,
     TokenPooling,
@@ -42,6 +43,7 @@ __all__ = [
     "decode",
     "generate",
     "generate_from_preset",
+    "AllTokens",
     "open_text_body",
     "PresetError",
     "TextBody",

@@ -141,6 +141,28 @@ class TokenPooling(keras.layers.Layer):
         return {**super().get_config(), "position": self.position}
 
 
+@export
+class AllTokens(keras.layers.Layer):
+    """A padding mask that keeps every token: (batch, length) ids -> bools.
+
+    A causal language model's preset takes `{"token_ids", "padding_mask"}`;
+    training windows are cut from running text and have no padding.
+    """
+
+    def call(self, token_ids):
+        return keras.ops.ones_like(token_ids, dtype="bool")
+
+    def compute_output_spec(self, token_ids):
+        return keras.KerasTensor(token_ids.shape, dtype="bool")
+
+
+def token_ids_model(lm) -> keras.Model:
+    """`lm` (a KerasHub CausalLM) as a model of token ids -> next-token logits."""
+    ids = keras.Input((None,), dtype="int32", name="token_ids")
+    logits = lm({"token_ids": ids, "padding_mask": AllTokens(name="all_tokens")(ids)})
+    return keras.Model(ids, logits, name="preset_lm")
+
+
 class TextBody:
     """A pretrained language model and how texts become its inputs.
 

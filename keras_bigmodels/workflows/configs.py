@@ -410,6 +410,12 @@ class GPTConfig(RunConfig):
     """`train gpt`: a small GPT language model (article §3.2)."""
 
     data: str | None = option(None, "a text file (default: the bundled corpus)")
+    backbone: str | None = option(
+        None,
+        "a KerasHub causal-LM preset folder (GPT-2, Gemma, Llama, ...) to "
+        "fine-tune on the text instead of a new GPT (its own tokenizer; "
+        "--level, --embed-dim, --num-heads, --num-layers, --dropout unused)",
+    )
     encoding: str | None = _encoding_option()
     level: str = option("char", "tokens", choices=("char", "word"))
     sequence_length: int = option(64, "context length in tokens")

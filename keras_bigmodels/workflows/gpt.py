@@ -43,6 +43,8 @@ from keras_bigmodels.workflows.configs import (
 
 # --- language model ----------------------------------------------------------
 
+PRESET_DIR = "preset"  # a fine-tuned KerasHub preset, in its run folder
+
 
 @dataclasses.dataclass
 class GPTResult(runs.TrainResult):
@@ -52,6 +54,32 @@ class GPTResult(runs.TrainResult):
     ngram_cross_entropy: float = float("nan")
     ngram_order: int = 0
     sample: str = ""
+    # A fine-tuned preset: its held-out cross-entropy before fine-tuning.
+    pretrained_cross_entropy: float | None = None
+
+
+def compile_language_model(model, run, train) -> None:
+    """AdamW (beta_2 0.99, weight decay 0.01) at the run's peak rate, warmed up
+    over the first tenth of training (at most 100 updates), then a cosine
+    decay to 5%, counted in updates; next-token cross-entropy on logits."""
+    cfg = run.config
+    # Counted in updates: with accumulation, every epoch ends on a (maybe
+    # partial) window of its own.
+    updates = -(-train.steps_per_epoch // cfg.gradient_accumulation_steps)
+    total_steps = cfg.epochs * updates
+    warmup = min(100, total_steps // 10)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        cfg.learning_rate * 0.1,
+        max(1, total_steps - warmup),
+        alpha=0.05,
+        warmup_target=cfg.learning_rate,
+        warmup_steps=warmup,
+    )
+    model.compile(
+        optimizer=run_optimizer(cfg, "AdamW", schedule, weight_decay=0.01, beta_2=0.99),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=run.jit_compile,
+    )
 
 
 def _check_enough_text(characters, *, train_tokens, val_tokens, cfg) -> None:
@@ -109,6 +137,10 @@ def train_gpt(cfg: GPTConfig | None = None, **overrides) -> GPTResult:
             else read_text_file(cfg.data, cfg.encoding)
         )
         cut = int(len(text) * (1 - cfg.validation_fraction))
+        if cfg.backbone is not None:
+            from keras_bigmodels.workflows.preset_lm import fine_tune_preset_lm
+
+            return fine_tune_preset_lm(run, strategy, text, cut)
         tok = Tokenizer.adapt(text[:cut], level=cfg.level)
         train_ids, val_ids = tok.encode(text[:cut]), tok.encode(text[cut:])
         seq = cfg.sequence_length
@@ -136,25 +168,7 @@ def train_gpt(cfg: GPTConfig | None = None, **overrides) -> GPTResult:
                 intermediate_dim=4 * cfg.embed_dim,
                 dropout=cfg.dropout,
             )
-            # Counted in updates: with accumulation, every epoch ends on a
-            # (maybe partial) window of its own.
-            updates = -(-train.steps_per_epoch // cfg.gradient_accumulation_steps)
-            total_steps = cfg.epochs * updates
-            warmup = min(100, total_steps // 10)
-            schedule = keras.optimizers.schedules.CosineDecay(
-                cfg.learning_rate * 0.1,
-                max(1, total_steps - warmup),
-                alpha=0.05,
-                warmup_target=cfg.learning_rate,
-                warmup_steps=warmup,
-            )
-            model.compile(
-                optimizer=run_optimizer(
-                    cfg, "AdamW", schedule, weight_decay=0.01, beta_2=0.99
-                ),
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                jit_compile=run.jit_compile,
-            )
+            compile_language_model(model, run, train)
         run.start(
             task="language_model",
             architecture="gpt",
@@ -242,6 +256,21 @@ def generate_from_run(
     from keras_bigmodels.saving import load_model
 
     run_dir = os.fspath(run_dir)
+    preset = os.path.join(run_dir, PRESET_DIR)
+    if os.path.isdir(preset):  # a fine-tuned KerasHub preset
+        from keras_bigmodels.models.hub import generate_from_preset
+
+        text = generate_from_preset(
+            preset,
+            prompt,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_k=top_k,
+            seed=seed,
+        )
+        if on_token is not None:
+            on_token(text[len(prompt) :] if text.startswith(prompt) else text)
+        return text
     if not os.path.isfile(os.path.join(run_dir, TOKENIZER_FILE)):
         raise ValueError(
             f"{run_dir!r} is not a readable language-model run folder: "

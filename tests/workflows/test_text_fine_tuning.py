@@ -204,3 +204,37 @@ def test_an_interrupted_run_resumes_to_the_same_weights(files, tmp_path, monkeyp
         resumed.model.get_weights(), whole.model.get_weights(), strict=True
     ):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_a_causal_lm_preset_fine_tuned_on_a_text_file_then_generates(files, tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat. " * 200)
+    args = ["train", "gpt", "--backbone", files["gpt2"], "--data", corpus]
+    proc = cli(
+        *args,
+        "--epochs",
+        5,
+        "--learning-rate",
+        1e-2,
+        "--sequence-length",
+        32,
+        "--out",
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    run = run_dir_of(proc)
+    metrics = json.load(open(os.path.join(run, "metrics.json")))
+    # A repetitive text: fine-tuning lowers the held-out loss a lot.
+    after = metrics["validation"]["cross_entropy"]
+    before = metrics["pretrained"]["cross_entropy"]
+    assert after < 0.8 * before, metrics
+    assert "the preset before fine-tuning" in proc.stdout
+    assert os.path.isfile(os.path.join(run, "preset", "config.json"))
+    prompt = ["--prompt", "the cat", "--max-new-tokens", 6, "--seed", 3]
+    a, b = cli("generate", run, *prompt), cli("generate", run, *prompt)
+    assert a.returncode == 0, a.stderr
+    assert a.stdout == b.stdout and a.stdout.startswith("the cat")
+    line = assert_one_line_error(
+        cli(*args, "--sequence-length", 500, "--out", tmp_path)
+    )
+    assert "max_sequence_length of 128" in line
