@@ -61,12 +61,19 @@ def test_four_micro_batches_of_8_give_the_weights_of_one_batch_of_32(tmp_path):
     "arch, flags",
     [
         ("gpt", ["--embed-dim", 16, "--num-layers", 1, "--num-heads", 2]),
-        ("seq2seq", []),
+        (
+            "seq2seq",
+            ["--num-train", 2000, "--num-test", 100, "--num-uniform-test", 0]
+            + ["--embed-dim", 16, "--num-layers", 1],
+        ),
         ("autoencoder", ["--kind", "variational"]),
-        ("gan", []),
+        ("gan", ["--filters", 8, "--samples", 100, "--judge-epochs", 1]),
     ],
 )
 def test_sequence_and_generative_runs_accumulate(tmp_path, arch, flags):
+    if arch == "gpt":  # a short text: the bundled corpus takes a minute
+        (tmp_path / "text.txt").write_text("the cat sat on the mat. " * 400)
+        flags = [*flags, "--data", tmp_path / "text.txt", "--sequence-length", 16]
     proc = cli(
         "train",
         arch,
