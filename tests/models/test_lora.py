@@ -104,3 +104,10 @@ def test_train_classifier_fine_tunes_with_lora_and_reports_it(tmp_path):
     assert tuned["total"] == model.count_params()
     assert 0 < tuned["trainable"] < 0.1 * tuned["total"]
     assert f"{tuned['trainable']:,} of {tuned['total']:,}" in proc.stdout
+    # A LoRA run exports as any other run does, checked against the model.
+    from keras_bigmodels.deploy import export_run
+
+    for fmt in ("saved_model", "onnx"):
+        report = export_run(run_dir, fmt)
+        assert report.passed and report.top1_agreement == 1.0, report
+        assert report.max_abs_difference < 1e-4, report
