@@ -21,10 +21,10 @@ _REGISTERING = (
 )
 
 
-def _uses_keras_hub(path) -> bool:
-    """Whether a `.keras` file holds KerasHub layers (registered on import)."""
+def _model_config(path) -> bytes:
+    """The model config (`config.json`) inside a `.keras` file, as stored."""
     with zipfile.ZipFile(path) as archive:
-        return b'"keras_hub' in archive.read("config.json")
+        return archive.read("config.json")
 
 
 def load_model(path, compile: bool = True, safe_mode: bool = True):
@@ -62,7 +62,9 @@ def load_model(path, compile: bool = True, safe_mode: bool = True):
         raise ValueError(f"{path!r} is not a Keras model file (.keras zip archive)")
     for module in _REGISTERING:
         importlib.import_module(module)
-    hub = _uses_keras_hub(path)
+    config = _model_config(path)
+    # KerasHub layers are registered when keras_hub is imported.
+    hub = b'"keras_hub' in config
     if hub:  # a text-classifier run on a KerasHub preset
         from keras_bigmodels.models.hub import keras_hub
 
@@ -79,9 +81,8 @@ def load_model(path, compile: bool = True, safe_mode: bool = True):
         # layers: the saved optimizer's slots no longer match. The model is
         # compiled as it was, with a fresh optimizer.
         model = keras.saving.load_model(path, compile=False, safe_mode=bool(safe_mode))
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json")).get("compile_config")
-        if config:
-            model.compile_from_config(config)
+        compile_config = json.loads(config).get("compile_config")
+        if compile_config:
+            model.compile_from_config(compile_config)
         return model
     return keras.saving.load_model(path, compile=compile, safe_mode=bool(safe_mode))

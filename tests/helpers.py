@@ -238,6 +238,10 @@ WORDS = {
 }
 
 
+# The size of every tiny preset's backbone.
+TINY_BACKBONE = dict(num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32)
+
+
 def make_text_folder(root, per_class=12, seed=0, long_every=None):
     """root/<class>/<i>.txt: sentences of each class's own words (3 classes);
     with `long_every`, every that many texts is 60 words long."""
@@ -263,11 +267,8 @@ def make_bert_preset(path, max_sequence_length=32, sequence_length=16):
     tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocab, lowercase=True)
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=len(vocab),
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
         max_sequence_length=max_sequence_length,
+        **TINY_BACKBONE,
     )
     backbone.save_to_preset(str(path))
     keras_hub.models.BertTextClassifierPreprocessor(
@@ -294,11 +295,8 @@ def make_gpt2_preset(path, max_sequence_length=128, sequence_length=64):
     tokenizer = keras_hub.models.GPT2Tokenizer(vocabulary=vocab, merges=merges)
     backbone = keras_hub.models.GPT2Backbone(
         vocabulary_size=len(vocab),
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
         max_sequence_length=max_sequence_length,
+        **TINY_BACKBONE,
     )
     preprocessor = keras_hub.models.GPT2CausalLMPreprocessor(
         tokenizer, sequence_length=sequence_length

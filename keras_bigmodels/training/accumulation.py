@@ -99,14 +99,17 @@ def accumulation_steps(model) -> int:
     return max(steps, default=1)
 
 
+def _pending(opt) -> int:
+    """Micro-batches `opt` (an inner optimizer) holds and has not applied."""
+    steps = opt.gradient_accumulation_steps
+    if not steps or not opt.built:
+        return 0
+    return int(np.asarray(opt._iterations)) % steps
+
+
 def pending(model) -> int:
     """Micro-batches accumulated and not yet applied (largest over optimizers)."""
-    waiting = 0
-    for opt in map(_inner, optimizers_of(model)):
-        steps = opt.gradient_accumulation_steps
-        if steps and opt.built:
-            waiting = max(waiting, int(np.asarray(opt._iterations)) % steps)
-    return waiting
+    return max(map(_pending, map(_inner, optimizers_of(model))), default=0)
 
 
 def _window_closer(opt, k: int):
@@ -135,17 +138,13 @@ def flush_windows(model, strategy) -> int:
     The accumulated sum over the `k` pending micro-batches is applied
     divided by `k` (with the optimizer's clipping, weight decay and
     schedule), the accumulators are cleared and the iteration counter moves
-    to the next update, so the next epoch starts a fresh window and a schedule sees one
-    update more. Returns how many micro-batches were pending.
+    to the next update, so the next epoch starts a fresh window and a
+    schedule sees one update more. Returns how many micro-batches were pending.
     """
     flushed = 0
     for opt in map(_inner, optimizers_of(model)):
-        steps = opt.gradient_accumulation_steps
-        if not steps or not opt.built:
-            continue
-        k = int(np.asarray(opt._iterations)) % steps
-        if k == 0:
-            continue
-        flushed = max(flushed, k)
-        strategy.run(tf.function(_window_closer(opt, k)))
+        k = _pending(opt)
+        if k:
+            flushed = max(flushed, k)
+            strategy.run(tf.function(_window_closer(opt, k)))
     return flushed

@@ -58,6 +58,29 @@ class GPTResult(runs.TrainResult):
     pretrained_cross_entropy: float | None = None
 
 
+def language_model_batches(train_ids, val_ids, cfg, strategy, *, characters: int):
+    """Next-token batches of a text's token ids: `(train, validation, (vx, vy))`.
+
+    Refuses a text too short for one window in either part. Training windows
+    start every `sequence_length // 8` tokens and are cut out batch by batch
+    (holding them all would take 16x the memory of the ids); the held-out
+    windows `(vx, vy)` are disjoint.
+    """
+    seq = cfg.sequence_length
+    _check_enough_text(
+        characters, train_tokens=len(train_ids), val_tokens=len(val_ids), cfg=cfg
+    )
+    vx, vy = next_token_windows(val_ids, seq, seq)
+    train = EpochBatches.windows(
+        train_ids,
+        length=seq,
+        stride=max(1, seq // 8),
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+    ).for_replicas(strategy.num_replicas_in_sync)
+    return train, array_batches((vx, vy), cfg.batch_size), (vx, vy)
+
+
 def compile_language_model(model, run, train) -> None:
     """AdamW (beta_2 0.99, weight decay 0.01) at the run's peak rate, warmed up
     over the first tenth of training (at most 100 updates), then a cosine
@@ -144,20 +167,9 @@ def train_gpt(cfg: GPTConfig | None = None, **overrides) -> GPTResult:
         tok = Tokenizer.adapt(text[:cut], level=cfg.level)
         train_ids, val_ids = tok.encode(text[:cut]), tok.encode(text[cut:])
         seq = cfg.sequence_length
-        _check_enough_text(
-            len(text), train_tokens=len(train_ids), val_tokens=len(val_ids), cfg=cfg
+        train, val, (vx, vy) = language_model_batches(
+            train_ids, val_ids, cfg, strategy, characters=len(text)
         )
-        vx, vy = next_token_windows(val_ids, seq, seq)
-        # Overlapping training windows are cut out batch by batch: holding
-        # them all would take 16x the memory of the text's token ids.
-        train = EpochBatches.windows(
-            train_ids,
-            length=seq,
-            stride=max(1, seq // 8),
-            batch_size=cfg.batch_size,
-            seed=cfg.seed,
-        ).for_replicas(strategy.num_replicas_in_sync)
-        val = array_batches((vx, vy), cfg.batch_size)
         with strategy.scope():
             model = build_gpt(
                 tok.vocab_size,

@@ -15,9 +15,6 @@ import os
 
 import numpy as np
 
-from keras_bigmodels.data.arrays import array_batches
-from keras_bigmodels.data.batches import EpochBatches
-from keras_bigmodels.data.text import next_token_windows
 from keras_bigmodels.insight.ngram import stream_cross_entropy
 from keras_bigmodels.models.hub import (
     PresetError,
@@ -29,8 +26,8 @@ from keras_bigmodels.workflows._common import fit
 from keras_bigmodels.workflows.gpt import (
     PRESET_DIR,
     GPTResult,
-    _check_enough_text,
     compile_language_model,
+    language_model_batches,
 )
 
 
@@ -50,18 +47,9 @@ def fine_tune_preset_lm(run, strategy, text: str, cut: int) -> GPTResult:
         )
     train_ids = np.asarray(tokenizer(text[:cut]), "int32")
     val_ids = np.asarray(tokenizer(text[cut:]), "int32")
-    _check_enough_text(
-        len(text), train_tokens=len(train_ids), val_tokens=len(val_ids), cfg=cfg
+    train, val, (vx, vy) = language_model_batches(
+        train_ids, val_ids, cfg, strategy, characters=len(text)
     )
-    vx, vy = next_token_windows(val_ids, seq, seq)
-    train = EpochBatches.windows(
-        train_ids,
-        length=seq,
-        stride=max(1, seq // 8),
-        batch_size=cfg.batch_size,
-        seed=cfg.seed,
-    ).for_replicas(strategy.num_replicas_in_sync)
-    val = array_batches((vx, vy), cfg.batch_size)
     with strategy.scope():
         model = token_ids_model(lm)
         compile_language_model(model, run, train)
