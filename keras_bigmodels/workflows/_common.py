@@ -57,11 +57,11 @@ def fit(run, model, *, train, validation, **kwargs):
     """`loop.fit` with the run's schedule, patience, checkpoints and strategy."""
     cfg = run.config
     kwargs.setdefault("reduce_lr", True)
+    kwargs.setdefault("epochs", cfg.epochs)  # a later phase may run its own
     return loop.fit(
         run,
         model,
         train,
-        epochs=cfg.epochs,
         strategy=run.strategy,
         validation=validation,
         patience=cfg.patience,

@@ -186,18 +186,13 @@ def train_text_classifier(
                 ),
                 "total": model.count_params(),
             }
-            loop.fit(
+            fit(
                 run,
                 model,
-                train,
-                epochs=cfg.fine_tune_epochs,
-                strategy=strategy,
+                train=train,
                 validation=val,
                 phase="fine_tune",
-                patience=cfg.patience,
-                reduce_lr=True,
-                checkpoint_every=cfg.checkpoint_every,
-                verbose=cfg.verbose,
+                epochs=cfg.fine_tune_epochs,
             )
         evaluated = {
             "validation": loop.evaluate(model, val, strategy),
