@@ -1,8 +1,22 @@
 """Tiny trained runs of every exportable kind, shared by the deploy tests."""
 
+import os
+
 import pytest
 
 from keras_bigmodels import workflows as W
+from keras_bigmodels.datasets import load_corpus
+
+
+def _short_text(out):
+    """The bundled corpus's first 20k characters: an epoch of all of it takes
+    minutes, and the exports need only some trained model."""
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "text.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(load_corpus()[:20000])
+    return path
+
 
 # One epoch or two each: the exports must agree with whatever was trained.
 _RUNS = {
@@ -23,7 +37,13 @@ _RUNS = {
     ),
     "gpt": lambda out: W.train_gpt(
         W.GPTConfig(
-            epochs=1, embed_dim=64, num_layers=2, sequence_length=32, out=out, verbose=0
+            data=_short_text(out),
+            epochs=1,
+            embed_dim=64,
+            num_layers=2,
+            sequence_length=32,
+            out=out,
+            verbose=0,
         )
     ),
     "mlp": lambda out: W.train_mlp(
