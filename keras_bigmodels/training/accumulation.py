@@ -17,6 +17,12 @@ the N-th. Three things are left to the caller, and are done here:
   so that the update is the mean over the window's examples, exactly as
   one batch of those examples would give.
 
+Under a strategy with more than one replica (several GPUs, workers or
+logical devices) Keras 3.15's optimizer cannot accumulate on the TensorFlow
+backend: its update-or-not `cond` holds the cross-replica sum, which
+TensorFlow refuses inside `strategy.run` (keras-team/keras#20582, Keras's
+own `fit` fails the same way). `check_replicas` says so before training.
+
 Under mixed float16 Keras's `LossScaleOptimizer` refuses the setting; it is
 set on the inner optimizer, and a micro-batch whose scaled gradients
 overflow is dropped from its window (the window then closes one
@@ -85,6 +91,25 @@ def accumulating(optimizer, accumulation_steps: int | None):
         config["learning_rate"] = float(np.asarray(rate))
     config["gradient_accumulation_steps"] = int(accumulation_steps)
     return type(optimizer).from_config(config)
+
+
+def check_replicas(accumulation_steps: int, strategy) -> None:
+    """Refuse accumulation under more than one replica, before any step.
+
+    Raises:
+        ValueError: `accumulation_steps` > 1 and the strategy has several
+            replicas (see the module's docstring for why).
+    """
+    replicas = strategy.num_replicas_in_sync
+    if accumulation_steps > 1 and replicas > 1:
+        raise ValueError(
+            f"`gradient_accumulation_steps` must be 1 when training on {replicas} "
+            "replicas: Keras's optimizer cannot accumulate under a tf.distribute "
+            "strategy with several replicas on TensorFlow "
+            "(keras-team/keras#20582). Train on one device with accumulation, or "
+            "on several with a larger --batch-size. Received: "
+            f"gradient_accumulation_steps={accumulation_steps}"
+        )
 
 
 def _inner(optimizer):

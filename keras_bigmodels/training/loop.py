@@ -266,6 +266,7 @@ def fit(
     """
     train = train.for_replicas(strategy.num_replicas_in_sync)
     window = accumulation.accumulation_steps(model)
+    accumulation.check_replicas(window, strategy)
     if window > 1 and type(model).train_step is keras.Model.train_step:
         # Keras's own train step reads sample weights; a model with a step of
         # its own (a GAN, a VAE) gets plain windows.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+from keras_bigmodels.training.accumulation import check_replicas
 from keras_bigmodels.training.distribute import get_strategy, is_chief
 from keras_bigmodels.training.precision import dtype_policy
 from keras_bigmodels.training.runs import Run
@@ -22,6 +23,7 @@ def session(cfg, workflow: str, prefix: str | None = None):
     manifest is marked `failed` or `interrupted` if the block raises.
     """
     strategy = get_strategy(cfg.strategy, cluster_timeout=cfg.cluster_timeout)
+    check_replicas(getattr(cfg, "gradient_accumulation_steps", 1), strategy)
     run = Run.open(cfg, workflow, prefix, chief=is_chief(strategy))
     if run.resumed and run.chief:
         print(

@@ -1,5 +1,7 @@
 """Gradient accumulation: N micro-batches of B update as one batch of N*B."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -165,3 +167,77 @@ def test_update_schedule_survives_a_keras_round_trip(tmp_path):
     np.testing.assert_allclose(
         float(loaded.optimizer._learning_rate(9)), 0.1 * 0.5 ** (3 / 2), rtol=1e-6
     )
+
+
+# Two logical CPUs must be made before TensorFlow starts: a fresh process.
+_TWO_REPLICAS = r"""
+import json, sys
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+)
+import keras
+import numpy as np
+
+from keras_bigmodels.data.batches import EpochBatches
+from keras_bigmodels.training import loop
+from keras_bigmodels.training.precision import optimizer
+from keras_bigmodels.training.run_config import RunConfig
+from keras_bigmodels.training.runs import Run
+from keras_bigmodels.training import session as S
+
+x = np.ones((16, 5), "float32")
+strategy = tf.distribute.MirroredStrategy(
+    ["/CPU:0", "/CPU:1"], cross_device_ops=tf.distribute.ReductionToOneDevice()
+)
+said = {"replicas": strategy.num_replicas_in_sync}
+for steps in (1, 3):
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(1)])
+        model.compile(optimizer("Adam", 0.01, None, steps), "mse")
+    try:
+        with Run.open(RunConfig(out=f"{sys.argv[1]}/{steps}"), "t") as run:
+            run.start(task="test")
+            loop.fit(run, model, EpochBatches.from_arrays((x, x[:, :1]), 8),
+                     epochs=1, strategy=strategy, monitor=None, verbose=0)
+        said[steps] = int(model.optimizer.iterations.numpy())
+    except ValueError as e:
+        said[steps] = str(e)
+# The workflows' session refuses before a run folder exists (given the
+# two-replica strategy: "mirrored" alone takes the GPUs, or one CPU).
+S.get_strategy = lambda *args, **kwargs: strategy
+try:
+    with S.session(RunConfig(out=f"{sys.argv[1]}/s", gradient_accumulation_steps=2,
+                           strategy="mirrored"), "t"):
+        pass
+    said["session"] = "opened"
+except ValueError as e:
+    said["session"] = str(e)
+print(json.dumps(said))
+"""
+
+
+@pytest.mark.large
+def test_several_replicas_are_refused_before_a_step(tmp_path):
+    # Keras 3.15 cannot accumulate under several replicas on TensorFlow
+    # (keras-team/keras#20582): a clear error instead of its merge_call one.
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _TWO_REPLICAS, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    said = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert said["replicas"] == 2
+    assert said["1"] == 2  # without accumulation two replicas train
+    for key in ("3", "session"):
+        assert "gradient_accumulation_steps" in said[key] and "2 replicas" in said[key]
+        assert "keras-team/keras#20582" in said[key]
+    assert not os.path.exists(tmp_path / "s")
