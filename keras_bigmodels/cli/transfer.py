@@ -76,8 +76,8 @@ def _report(r) -> None:
     if r.config.lora_rank:
         print(
             f"  pretrained on 0-4, LoRA rank {r.config.lora_rank} "
-            f"({100 * r.lora_trainable_fraction:.1f}% trainable):       "
-            f"{100 * r.lora_accuracy:.2f}%"
+            f"({100 * r.lora_trainable_fraction:.1f}% trainable, "
+            f"{r.config.lora_epochs} epochs): {100 * r.lora_accuracy:.2f}%"
         )
         print(
             "  error ratio, LoRA / fine-tuning every weight:          "

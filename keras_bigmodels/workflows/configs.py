@@ -151,7 +151,7 @@ class BackboneClassifierConfig(ImageDataConfig):
     fine_tune_learning_rate: float | None = option(
         None,
         "Adam learning rate of fine-tuning (default: 1e-5 for keras.applications "
-        "backbones, 1e-3 for cnn and run folders and with --lora-rank)",
+        "backbones, 1e-3 for cnn and run folders, 2e-3 with --lora-rank)",
     )
     lora_rank: int | None = option(
         None,
@@ -607,7 +607,10 @@ class OwnPretrainingConfig(RunConfig):
         1e-3, "Adam learning rate of fine-tuning the whole network"
     )
     lora_rank: int = option(4, "LoRA rank of the LoRA row (0 leaves it out)")
-    lora_learning_rate: float = option(1e-3, "Adam learning rate of LoRA")
+    lora_learning_rate: float = option(2e-3, "Adam learning rate of LoRA")
+    lora_epochs: int = option(
+        250, "epochs of LoRA after the head phase (it learns slower than fine-tuning)"
+    )
     batch_size: int = option(32, "batch size")
     strategy: str = option("auto", "", choices=STRATEGIES, cli=False)
     cluster_timeout: float = option(300.0, "", cli=False)
@@ -620,7 +623,13 @@ class OwnPretrainingConfig(RunConfig):
 
     def check(self) -> OwnPretrainingConfig:
         super().check()
-        for name in ("shots", "pretrain_epochs", "fine_tune_epochs", "image_size"):
+        for name in (
+            "shots",
+            "pretrain_epochs",
+            "fine_tune_epochs",
+            "lora_epochs",
+            "image_size",
+        ):
             V.check_positive_int(name, getattr(self, name))
         V.check_cnn_image_size("image_size", (self.image_size, self.image_size))
         V.check_positive("fine_tune_learning_rate", self.fine_tune_learning_rate)

@@ -199,7 +199,7 @@ def train_own_pretraining(
         # 3. The pretrained body with a new head: head first, then all of it.
         say("3/3 the pretrained body with a new head, then fine-tuned")
 
-        def reused(cut=None, **tuning):
+        def reused(cut=None, epochs=cfg.fine_tune_epochs, **tuning):
             keras.utils.set_random_seed(cfg.seed + 1)
             # A fresh copy each time: LoRA must start from `pre` too.
             copy = keras.models.clone_model(pre)
@@ -211,7 +211,7 @@ def train_own_pretraining(
             model.fit(x[shots], target[shots], epochs=cfg.epochs, **fit)
             unfreeze(model, **tuning)
             trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-            model.fit(x[shots], target[shots], epochs=cfg.fine_tune_epochs, **fit)
+            model.fit(x[shots], target[shots], epochs=epochs, **fit)
             return model, trainable / model.count_params()
 
         # Fine-tuning every weight: the body ends where the feature maps are
@@ -222,9 +222,14 @@ def train_own_pretraining(
         if cfg.lora_rank:
             say(f"   and with LoRA rank {cfg.lora_rank} instead of every weight")
             # LoRA keeps the hidden Dense layer too and adapts it: a rank-R
-            # update of its 65k weights costs a few thousand.
+            # update of its 65k weights costs a few thousand. Its updates
+            # start at zero and move few weights, so it gets more epochs
+            # (`lora_epochs`; bench/lora.py measured both).
             lora_model, lora_fraction = reused(
-                "dense1", lora_rank=cfg.lora_rank, learning_rate=cfg.lora_learning_rate
+                "dense1",
+                epochs=cfg.lora_epochs,
+                lora_rank=cfg.lora_rank,
+                learning_rate=cfg.lora_learning_rate,
             )
 
         def accuracy(m):
@@ -256,7 +261,11 @@ def train_own_pretraining(
                 "article_scratch": {"accuracy": article, "error": 1 - article},
                 "article_error_ratio": article_ratio,
                 "pretrain": {"accuracy": float(pre_acc["accuracy"])},
-                **({"lora": {"rank": cfg.lora_rank, **lora}} if lora else {}),
+                **(
+                    {"lora": {"rank": cfg.lora_rank, "epochs": cfg.lora_epochs, **lora}}
+                    if lora
+                    else {}
+                ),
             },
             OwnPretrainingResult,
             held_out_inputs=x[test],

@@ -95,7 +95,7 @@ def test_explain_writes_grad_cam_overlays(digits_run, tmp_path):  # noqa: F811
 def test_train_transfer_prints_both_accuracies(tmp_path):
     proc = cli(
         *("transfer", "--shots", 5, "--pretrain-epochs", 1, "--epochs", 1),
-        *("--fine-tune-epochs", 1, "--out", tmp_path),
+        *("--fine-tune-epochs", 1, "--lora-epochs", 2, "--out", tmp_path),
     )
     assert proc.returncode == 0, proc.stderr
     for line in (
@@ -114,6 +114,7 @@ def test_train_transfer_prints_both_accuracies(tmp_path):
         assert f"{ratio:.2f}x" in proc.stdout
     lora = metrics["lora"]
     assert lora["rank"] == 4 and 0 < lora["lora_trainable_fraction"] <= 0.05
+    assert lora["epochs"] == 2 and "2 epochs" in proc.stdout
     ratio = (1 - lora["lora_accuracy"]) / metrics["transfer"]["error"]
     assert abs(lora["lora_error_ratio"] - ratio) < 1e-9
     assert "LoRA rank 4" in proc.stdout and f"{ratio:.2f}x" in proc.stdout
