@@ -23,7 +23,7 @@ def session(cfg, workflow: str, prefix: str | None = None):
     manifest is marked `failed` or `interrupted` if the block raises.
     """
     strategy = get_strategy(cfg.strategy, cluster_timeout=cfg.cluster_timeout)
-    check_replicas(getattr(cfg, "gradient_accumulation_steps", 1), strategy)
+    check_replicas(cfg.gradient_accumulation_steps, strategy)
     run = Run.open(cfg, workflow, prefix, chief=is_chief(strategy))
     if run.resumed and run.chief:
         print(

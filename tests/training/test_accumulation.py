@@ -1,6 +1,9 @@
 """Gradient accumulation: N micro-batches of B update as one batch of N*B."""
 
+import json
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -223,10 +226,6 @@ print(json.dumps(said))
 def test_several_replicas_are_refused_before_a_step(tmp_path):
     # Keras 3.15 cannot accumulate under several replicas on TensorFlow
     # (keras-team/keras#20582): a clear error instead of its merge_call one.
-    import json
-    import subprocess
-    import sys
-
     proc = subprocess.run(
         [sys.executable, "-c", _TWO_REPLICAS, str(tmp_path)],
         capture_output=True,
