@@ -195,8 +195,9 @@ def run_model_checks(model, x, y, tmp_path, loss="sparse_categorical_crossentrop
     np.testing.assert_allclose(
         loaded.predict(x, verbose=0), before, rtol=1e-6, atol=1e-6
     )
-    # One training step runs and moves the weights.
-    model.compile(optimizer="adam", loss=loss)
+    # One training step runs and moves the weights. Plain SGD: the step is
+    # what is checked, and Keras's Adam takes seconds to trace on a large body.
+    model.compile(optimizer="sgd", loss=loss)
     w0 = [w.copy() for w in model.get_weights()]
     model.fit(x, y, epochs=1, batch_size=len(x), verbose=0)
     assert any(
@@ -223,7 +224,7 @@ def run_layer_checks(model, x, tmp_path):
         loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6, atol=1e-6
     )
     if model.trainable_weights:
-        model.compile(optimizer="adam", loss="mse")
+        model.compile(optimizer="sgd", loss="mse")
         y = np.zeros_like(model.predict(x, verbose=0))
         model.fit(x, y, epochs=1, batch_size=len(x), verbose=0)
     return loaded
