@@ -153,6 +153,22 @@ def cli_popen(*args, env=None, **kwargs) -> subprocess.Popen:
     )
 
 
+def python_process(code, *args, env=None, cwd=None, timeout=300):
+    """Run `python -c CODE ARGS` in a new process and wait for it; `env` adds
+    to the environment (TensorFlow's start-up log is quiet). For what only a
+    fresh interpreter shows: registration on import, signal handlers, devices
+    configured before TensorFlow starts.
+    """
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
+        timeout=timeout,
+    )
+
+
 def assert_one_line_error(proc) -> str:
     """The one error line of a failed command (no traceback, nothing else)."""
     assert proc.returncode != 0

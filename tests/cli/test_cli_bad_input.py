@@ -25,6 +25,7 @@ from tests.helpers import (
     cli_process,
     make_class_folder,
     pattern_image,
+    python_process,
     run_dir_of,
     write_image,
 )
@@ -140,9 +141,8 @@ plot_confusion_matrix(m, ["猫", "狗"], {str(tmp_path / "a.png")!r})
 plot_confusion_matrix(m, ["狗", "猫"], {str(tmp_path / "b.png")!r})
 plot_confusion_matrix(m, ["A", "B"], {str(tmp_path / "c.png")!r})
 """
-    env = {**os.environ, "HOME": str(tmp_path), "MPLCONFIGDIR": str(tmp_path / "mpl")}
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env
+    proc = python_process(
+        code, env={"HOME": str(tmp_path), "MPLCONFIGDIR": str(tmp_path / "mpl")}
     )
     assert proc.returncode == 0, proc.stderr
     a, b, c = (open(tmp_path / f"{n}.png", "rb").read() for n in "abc")
@@ -428,13 +428,8 @@ def _stdout_after_ctrl_c(script_body: str, cwd) -> str:
         "from keras_bigmodels.cli import __main__ as cli\n"
         "cli._on_interrupt(cli._interrupt_when_safe)\n" + script_body
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-        timeout=120,
+    proc = python_process(
+        script, cwd=cwd, env={"PYTHONPATH": os.pathsep.join(sys.path)}, timeout=120
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()

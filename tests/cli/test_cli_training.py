@@ -6,13 +6,12 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from keras_bigmodels.cli.train import WORKFLOWS, flag_name
-from tests.helpers import assert_one_line_error, cli
+from tests.helpers import assert_one_line_error, cli, python_process
 
 
 def _flags_in_help(text):
@@ -82,9 +81,7 @@ def test_an_inapplicable_flag_is_refused_before_tensorflow_starts():
         "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n"
         "print(json.dumps(results))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
+    proc = python_process(code, timeout=120)
     assert proc.returncode == 0, proc.stderr
     results = json.loads(proc.stdout)
     for (arch, extra), (rc, err) in zip(REFUSED, results, strict=True):

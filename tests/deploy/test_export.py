@@ -15,6 +15,7 @@ import keras_bigmodels as kb
 from keras_bigmodels.deploy import formats
 from keras_bigmodels.deploy.export import ExportCheckError, export_run
 from keras_bigmodels.training import runs
+from tests.helpers import python_process
 
 pytestmark = pytest.mark.large
 
@@ -173,21 +174,12 @@ def test_held_out_examples_are_kept_by_the_run(trained_runs):
 def test_load_model_opens_a_run_in_a_fresh_process(kind, trained_runs):
     # Nothing but load_model imported: the package's layers must register
     # themselves (a Transformer failed on 'PositionalEncoding' before).
-    import subprocess
-    import sys
-
     run_dir = trained_runs(kind)
     code = (
         "import sys, keras_bigmodels as kb; "
         "m = kb.load_model(sys.argv[1]); print(type(m).__name__, m.count_params())"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code, run_dir],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
+    proc = python_process(code, run_dir)
     assert proc.returncode == 0, proc.stderr[-2000:]
     model = kb.load_model(run_dir)
     assert proc.stdout.split()[-1] == str(model.count_params())

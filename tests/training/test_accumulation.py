@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -17,7 +15,7 @@ from keras_bigmodels.training.precision import optimizer
 from keras_bigmodels.training.run_config import RESUME_LATEST, RunConfig
 from keras_bigmodels.training.runs import Run
 from keras_bigmodels.training.seed import set_seed
-from tests.helpers import InterruptAt
+from tests.helpers import InterruptAt, python_process
 
 RNG = np.random.default_rng(1)
 # 61 examples: batches of 32 leave a last batch of 29; micro-batches of 8
@@ -226,12 +224,7 @@ print(json.dumps(said))
 def test_several_replicas_are_refused_before_a_step(tmp_path):
     # Keras 3.15 cannot accumulate under several replicas on TensorFlow
     # (keras-team/keras#20582): a clear error instead of its merge_call one.
-    proc = subprocess.run(
-        [sys.executable, "-c", _TWO_REPLICAS, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = python_process(_TWO_REPLICAS, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     said = json.loads(proc.stdout.strip().splitlines()[-1])
     assert said["replicas"] == 2
