@@ -1,5 +1,6 @@
 """The tutorials: twins in Chinese and English with the same code, the
-conventions every notebook follows, public names only, and the glossary."""
+conventions every notebook follows, public names only, the glossary, and
+the English given beside each Chinese term at its first use."""
 
 import ast
 import glob
@@ -180,3 +181,97 @@ def test_the_articles_mistranslations_appear_only_in_quotations(path):
             assert wrong not in _outside_quotes(text), (
                 f"{wrong} (use {right}) in: {text[:200]}"
             )
+
+
+def _glossary_terms():
+    """(Chinese, English, notebook number) for each term of the glossary whose
+    Chinese is not already English; a row of several terms gives one each."""
+    terms = []
+    for english, chinese, _article, notebook in _glossary_rows():
+        if re.search(r"[A-Za-z]", chinese):
+            continue  # Transformer, Grad-CAM: no translation to explain
+        parts = chinese.split("、")
+        english_parts = english.split(", ") if len(parts) > 1 else [english]
+        for zh, en in zip(parts, english_parts, strict=True):
+            terms.append((zh, en, notebook[1:3]))
+    return terms
+
+
+def _prose(cells) -> list[str]:
+    """Each markdown cell's text with the title line and headings blanked
+    (same length, so positions still point into the cell's source)."""
+    texts = []
+    for number, cell in enumerate(cells):
+        if cell["cell_type"] != "markdown":
+            continue
+        lines = source(cell).split("\n")
+        texts.append(
+            "\n".join(
+                " " * len(line)
+                if line.startswith("#") or (number == 0 and i == 0)
+                else line
+                for i, line in enumerate(lines)
+            )
+        )
+    return texts
+
+
+def first_use(text: str, term: str, longer: list[str]) -> int:
+    """Where `term` first stands on its own in `text` (not inside one of the
+    `longer` terms that contain it, as 卷积 inside 卷积核); -1 if nowhere."""
+    covered = set()
+    for word in longer:
+        for m in re.finditer(re.escape(word), text):
+            covered.update(range(m.start(), m.end()))
+    for m in re.finditer(re.escape(term), text):
+        if m.start() not in covered:
+            return m.start()
+    return -1
+
+
+def gives_english(text: str, at: int, term: str, english: str) -> bool:
+    """`term` at `at` is followed by its English in parentheses, 术语（English…）,
+    or stands in a parenthesis that gives it: LSTM（长短期记忆网络，long
+    short-term memory）."""
+    forms = [re.sub(r"\s+", " ", re.sub(r"\([^)]*\)", "", english)).strip()]
+    forms += re.findall(r"\(([^)]*)\)", english)
+    after = text[at + len(term) : at + len(term) + 160]
+    m = re.match(r"\s*[（(]([^）)]*)[）)]", after) or re.match(
+        r"\s*[，,]([^）)（(]*)[）)]", after
+    )
+    return bool(m) and any(f.lower() in m.group(1).lower() for f in forms if f)
+
+
+@pytest.mark.parametrize("path", ZH, ids=ids)
+def test_chinese_prose_gives_the_english_at_a_terms_first_use(path):
+    # In the notebook the glossary says introduces a term: 卷积神经网络
+    # （convolutional neural network，CNN） the first time it is used.
+    terms = _glossary_terms()
+    number = ids(path)[:2]
+    texts = _prose(read(path)["cells"])
+    missing = []
+    for zh, en, notebook in terms:
+        if notebook != number:
+            continue
+        longer = [t for t, _, _ in terms if zh in t and t != zh]
+        for text in texts:
+            at = first_use(text, zh, longer)
+            if at >= 0:
+                if not gives_english(text, at, zh, en):
+                    missing.append(f"{zh} ({en}): …{text[max(0, at - 10) : at + 30]}…")
+                break
+        else:
+            missing.append(f"{zh} ({en}): never used in the notebook's prose")
+    assert not missing, "\n".join(missing)
+
+
+def test_the_first_use_check_sees_a_missing_translation():
+    cnn = "convolutional neural network (CNN)"
+    assert gives_english(
+        "卷积神经网络（convolutional neural network，CNN）", 0, "卷积神经网络", cnn
+    )
+    assert gives_english("这叫 CNN（卷积神经网络，CNN）。", 7, "卷积神经网络", cnn)
+    assert not gives_english("卷积神经网络（见 §2.2）很常用", 0, "卷积神经网络", cnn)
+    assert not gives_english("卷积神经网络很常用（CNN）", 0, "卷积神经网络", cnn)
+    assert first_use("卷积核和卷积", "卷积", ["卷积核"]) == 4
+    assert first_use("卷积核", "卷积", ["卷积核"]) == -1
