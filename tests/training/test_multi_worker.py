@@ -50,9 +50,9 @@ WORKER = """
 import sys, numpy as np
 from keras_bigmodels.workflows.image_classifier import train_image_classifier
 r = train_image_classifier(
-    strategy=sys.argv[1], out=sys.argv[2], verbose=0, **{settings}
+    strategy="multi_worker", out=sys.argv[1], verbose=0, **{settings}
 )
-np.savez(sys.argv[3], *r.model.get_weights())
+np.savez(sys.argv[2], *r.model.get_weights())
 print("run_dir=" + repr(r.run_dir))
 """
 
@@ -97,7 +97,6 @@ def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
         [
             sys.executable,
             str(script),
-            "multi_worker",
             str(worker_out),
             str(tmp_path / "worker1.npz"),
         ],
